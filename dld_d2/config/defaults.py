@@ -1,0 +1,42 @@
+"""dld_d2's config keys, added to a Detectron2 config by `add_dld_config`."""
+from detectron2.config import CfgNode as CN
+
+
+def add_dld_config(cfg):
+    """Add dld_d2's keys (MODEL.TEXT_HEAD, INPUT.TEXT) with their defaults to `cfg`, in place."""
+    # ---------------------------------------------------------------------------------------------
+    # Recognition branch (and the text targets it reads)
+    # ---------------------------------------------------------------------------------------------
+    cfg.MODEL.TEXT_HEAD = CN()
+    # Character set: "" = the built-in 95-character Latin set (dld_d2/data/character_list.txt);
+    # otherwise a UTF-8 file with one character per line. Ids: 0 = GO/pad, 1 = EOS, 2.. = chars.
+    cfg.MODEL.TEXT_HEAD.VOCABULARY = ""
+    # Longest transcription used as a recognition target; longer ones are don't-care
+    # (iscrowd=1) at loading. The decoder runs MAX_TEXT_LEN + 1 steps.
+    cfg.MODEL.TEXT_HEAD.MAX_TEXT_LEN = 32
+
+    # ---------------------------------------------------------------------------------------------
+    # Text-safe training augmentations (applied before INPUT.MIN_SIZE_TRAIN's resize), DLD_SPEC §4.2
+    # ---------------------------------------------------------------------------------------------
+    cfg.INPUT.TEXT = CN()
+    cfg.INPUT.TEXT.COLOR_JITTER = CN()
+    # Photometric jitter before the geometric augmentations.
+    cfg.INPUT.TEXT.COLOR_JITTER.ENABLED = True
+    # Brightness factor range (torchvision brightness 32/255 ≈ factor in [0.875, 1.125]).
+    cfg.INPUT.TEXT.COLOR_JITTER.BRIGHTNESS = (0.875, 1.125)
+    # Saturation factor range (torchvision saturation 0.5 = factor in [0.5, 1.5]).
+    cfg.INPUT.TEXT.COLOR_JITTER.SATURATION = (0.5, 1.5)
+
+    cfg.INPUT.TEXT.CROP = CN()
+    # Random crop whose edges never cut a text instance; instances outside it are dropped.
+    cfg.INPUT.TEXT.CROP.ENABLED = True
+    # Each side of the crop is at least this fraction of the image side.
+    cfg.INPUT.TEXT.CROP.MIN_SIZE_RATIO = 0.1
+    # Attempts before falling back to the whole image.
+    cfg.INPUT.TEXT.CROP.MAX_TRIES = 50
+
+    cfg.INPUT.TEXT.ROTATE = CN()
+    # Random rotation with the canvas expanded to hold the whole image; polygons rotate exactly.
+    cfg.INPUT.TEXT.ROTATE.ENABLED = True
+    # Angles are drawn uniformly from [-MAX_ANGLE, MAX_ANGLE] degrees.
+    cfg.INPUT.TEXT.ROTATE.MAX_ANGLE = 15.0

@@ -1,0 +1,131 @@
+"""Registration of the standard text-spotting datasets and of the built-in synthetic scenes.
+
+Importing `dld_d2` runs `register_all()`. Registration only records names, paths and metadata;
+nothing is read until `DatasetCatalog.get(name)` is called, so it is cheap, reads no config or
+command line, and works the same in a fresh process and in spawned workers. Real datasets live
+under `$DETECTRON2_DATASETS` (default `./datasets`); `datasets/README.md` gives the exact tree.
+"""
+import logging
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+logger = logging.getLogger(__name__)
+
+# name: (image folder, annotation file/folder/zip, format or None to detect, lexicon set or None)
+# Test splits read the end-to-end GT zips of the official evaluation, so that the evaluator's
+# ground truth is the one the official scripts use.
+_PREDEFINED_SPLITS = {
+    "icdar2013_train": ("icdar2013/train_images", "icdar2013/train_gts", "ic13", None),
+    "icdar2013_test": ("icdar2013/test_images", "icdar2013/gt-icdar2013.zip", "ic13", "icdar2013"),
+    "icdar2015_train": ("icdar2015/train_images", "icdar2015/train_gts", "ic15", None),
+    "icdar2015_test": ("icdar2015/test_images", "icdar2015/gt-icdar2015.zip", "ic15", "icdar2015"),
+    "icdar2017_mlt_train": ("mlt2017/train_images", "mlt2017/train_gts", "mlt17", None),
+    "icdar2017_mlt_val": ("mlt2017/val_images", "mlt2017/val_gts", "mlt17", None),
+    "totaltext_train": ("totaltext/train_images", "totaltext/train_gts", "totaltext", None),
+    "totaltext_test": (
+        "totaltext/test_images", "totaltext/total-text-gt.zip", "totaltext_poly", "totaltext",
+    ),
+}
+
+# Lexicon files per test set, relative to $DETECTRON2_DATASETS/lexicons/ (EVAL_SPEC §7).
+_LEXICONS = {
+    "icdar2013": {
+        "generic": "icdar2013/GenericVocabulary.txt",
+        "weak": "icdar2013/ch2_test_vocabulary.txt",
+        "strong": "icdar2013/strong_lexicon.zip",
+    },
+    "icdar2015": {
+        "generic": "icdar2015/GenericVocabulary.txt",
+        "weak": "icdar2015/ch4_test_vocabulary.txt",
+        "strong": "icdar2015/strong_lexicon.zip",
+    },
+    "totaltext": {"full": "totaltext/full_lexicons.txt"},
+}
+
+
+def _datasets_root():
+    return os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
+
+
+def load_text_dataset(image_root, annotations, fmt=None, max_text_len=32):
+    """Read a text dataset into Detectron2 dicts, requiring every image to be present.
+
+    Skips (malformed lines, degenerate polygons, missing images) are counted and logged by the
+    format layer; an unreadable annotation source raises with its path.
+    """
+    from .formats import load_annotations
+
+    if not os.path.exists(annotations):
+        raise FileNotFoundError(
+            f"Annotations not found: {annotations} (see datasets/README.md for the expected layout)"
+        )
+    if not os.path.isdir(image_root):
+        raise FileNotFoundError(
+            f"Image folder not found: {image_root} (see datasets/README.md for the expected layout)"
+        )
+    dicts, report = load_annotations(
+        annotations, fmt=fmt, image_root=image_root, max_text_len=max_text_len
+    )
+    logger.info("Loaded %s: %s", annotations, report.summary())
+    return dicts
+
+
+def register_text_dataset(name, image_root, annotations, fmt=None, lexicons=None, **metadata):
+    """Register a text-spotting dataset under `name` (for users' own data, and the built-ins).
+
+    Args:
+        image_root: folder of the images.
+        annotations: a GT file, a folder or zip of per-image GT files, or a DAVAR JSON datalist.
+        fmt: annotation format (see `dld_d2.data.formats`); None detects it from the content.
+        lexicons: {lexicon type: path} used by the evaluator ("generic", "weak", "strong", "full").
+        metadata: extra metadata, stored as given.
+    """
+    DatasetCatalog.register(
+        name, lambda: load_text_dataset(image_root, annotations, fmt=fmt)
+    )
+    MetadataCatalog.get(name).set(
+        thing_classes=["text"],
+        evaluator_type="text_spotting",
+        image_root=image_root,
+        annotations=annotations,
+        lexicons=dict(lexicons or {}),
+        **metadata,
+    )
+
+
+def register_synthetic(name, split, root=None):
+    """Register a split of the built-in synthetic scenes (generated on first use, then cached)."""
+
+    def _load():
+        from .synthetic import load_synthetic
+
+        return load_synthetic(split, root=root)
+
+    DatasetCatalog.register(name, _load)
+    MetadataCatalog.get(name).set(
+        thing_classes=["text"], evaluator_type="text_spotting", lexicons={}, synthetic_split=split
+    )
+
+
+def register_all(root=None):
+    root = root or _datasets_root()
+    for name, (images, annotations, fmt, lexicon_set) in _PREDEFINED_SPLITS.items():
+        lexicons = {
+            kind: os.path.join(root, "lexicons", rel)
+            for kind, rel in _LEXICONS.get(lexicon_set, {}).items()
+        }
+        register_text_dataset(
+            name,
+            os.path.join(root, images),
+            os.path.join(root, annotations),
+            fmt=fmt,
+            lexicons=lexicons,
+        )
+    for split in ("train", "test"):
+        register_synthetic(f"dld_synthetic_{split}", split)
+
+
+if __name__.endswith(".builtin"):
+    # Registration by import, as Detectron2's own builtin datasets do.
+    register_all()

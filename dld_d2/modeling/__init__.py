@@ -1,0 +1,1 @@
+"""Models: the pure-torch recognition core and its Detectron2 glue."""

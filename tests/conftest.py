@@ -1,0 +1,49 @@
+"""Shared test set-up: tests marked `detectron2` skip, with one clear reason, when it is missing."""
+from pathlib import Path
+
+import pytest
+
+from dld_d2.utils.env import detectron2_import_error
+
+REPO = Path(__file__).resolve().parents[1]
+# CI clones the repository with the steering repo's shared/ folder beside it.
+SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+_D2_SKIP_REASON = (
+    "detectron2 is not importable ({err}); it is not on PyPI — install it from its source "
+    "(README.md, 'Install')"
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "detectron2: the test needs detectron2 (skipped without it)")
+
+
+def pytest_collection_modifyitems(config, items):
+    err = detectron2_import_error()
+    if err is None:
+        return
+    skip = pytest.mark.skip(reason=_D2_SKIP_REASON.format(err=err))
+    for item in items:
+        if "detectron2" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    err = detectron2_import_error()
+    skipped = terminalreporter.stats.get("skipped", [])
+    n = sum(1 for rep in skipped if "detectron2 is not importable" in str(rep.longrepr))
+    if err is not None:
+        terminalreporter.write_line(
+            f"{n} test(s) skipped because detectron2 is not importable: {err}", yellow=True
+        )
+    else:
+        terminalreporter.write_line("detectron2 is importable: its integration tests ran.")
+
+
+@pytest.fixture(scope="session")
+def shared_eval():
+    """The shared evaluation data folder (GT zips, lexicons, sample predictions)."""
+    if not SHARED_EVAL.is_dir():
+        pytest.skip(f"shared evaluation data not found at {SHARED_EVAL}")
+    return SHARED_EVAL
