@@ -1,0 +1,16 @@
+"""AdelaiDet / TESTR / DeepSolo evaluation GT: `x1,y1,...,xn,yn,####text` in `%07d.txt` entries.
+
+The literal ",####" ends the coordinates, so the text may hold commas; a don't-care line ends in
+"#######" (separator + "###"). The entry number is the image number for IC15, and the index of
+the image name in the sorted test list for Total-Text (EVAL_SPEC §1.5), so the image id is the
+entry stem itself.
+"""
+from .polygon_lines import parse_polygon_line
+
+SEPARATOR = ",####"
+
+
+def parse_adet_line(line):
+    """(coords, text) of one ADET GT line."""
+    coords, _, text = parse_polygon_line(line, separator=SEPARATOR)
+    return coords, text

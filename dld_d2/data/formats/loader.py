@@ -1,0 +1,210 @@
+"""`load_annotations`: any supported source -> Detectron2 dataset dicts and a LoadReport."""
+import os
+
+from shapely.geometry import Polygon
+from shapely.validation import make_valid
+
+from . import common as c
+from .adet import parse_adet_line
+from .davar_json import read_davar_json
+from .detect import detect_format
+from .icdar import parse_ic13_line, parse_ic15_line, parse_mlt17_line
+from .polygon_lines import parse_line_file
+from .sources import ImageIndex, decode_text, image_id_from_gt_name, image_size, iter_gt_files
+from .totaltext import parse_totaltext_file, parse_totaltext_poly_line
+
+_LINE_PARSERS = {
+    "ic13": parse_ic13_line,
+    "ic15": parse_ic15_line,
+    "mlt17": parse_mlt17_line,
+    "totaltext_poly": parse_totaltext_poly_line,
+    "adet": parse_adet_line,
+}
+
+
+def load_annotations(path, fmt=None, image_root=None, max_text_len=32, *, strict=False, clip=True):
+    """Read annotations into Detectron2 dataset dicts.
+
+    Args:
+        path: a GT file, a folder or zip of per-image GT files, or a DAVAR JSON datalist.
+        fmt: one of FORMATS, or None to detect it from the content.
+        image_root: folder of the images. When given, each image must exist (else it is skipped,
+            counted) and its size is read from its header; when None, file_name/height/width are
+            None (DAVAR JSON keeps its own height/width).
+        max_text_len: texts longer than this are don't-care (iscrowd=1); None for no limit.
+        strict: raise AnnotationError at the first skip instead of counting it.
+        clip: clip coordinates to the image when its size is known.
+    Returns:
+        (list of dataset dicts, LoadReport)
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"annotations not found: {path}")
+    if fmt is None:
+        fmt = detect_format(path)
+    elif fmt not in c.FORMATS:
+        raise ValueError(
+            f"unknown annotation format {fmt!r}; expected one of {', '.join(c.FORMATS)}"
+        )
+    report = c.LoadReport(source=path, fmt=fmt)
+    builder = _Builder(report, max_text_len, strict, clip)
+    if fmt == "davar_json":
+        dicts = _load_davar_json(path, image_root, builder)
+    else:
+        dicts = _load_gt_files(path, fmt, image_root, builder)
+    if report.skipped[c.MALFORMED] and report.care + report.dont_care == 0:
+        first = report.examples[c.MALFORMED][0]
+        raise c.AnnotationError(
+            f"no annotation in {path} could be read as {fmt!r} "
+            f"({report.skipped[c.MALFORMED]} malformed; first: {first}); check the format"
+        )
+    (c.logger.warning if report.skipped else c.logger.info)("%s", report.summary())
+    return dicts, report
+
+
+def _load_gt_files(path, fmt, image_root, builder):
+    report = builder.report
+    index = ImageIndex(image_root) if image_root is not None else None
+    files, report.ignored_entries = iter_gt_files(path)
+    dicts, matched = [], set()
+    for gt in files:
+        report.files += 1
+        image_id = image_id_from_gt_name(gt.name)
+        file_name = height = width = None
+        if index is not None:
+            file_name = index.find(image_id)
+            if file_name is None:
+                builder.skip(gt.origin, c.MISSING_IMAGE, f"no image {image_id}.* in {image_root}")
+                continue
+            matched.add(image_id)
+            try:
+                height, width = image_size(file_name)
+            except Exception as e:  # PIL raises several types for broken headers
+                builder.skip(gt.origin, c.UNREADABLE_IMAGE, f"cannot read {file_name}: {e}")
+                continue
+        try:
+            text = decode_text(gt.data)
+        except UnicodeDecodeError as e:
+            builder.skip(gt.origin, c.UNREADABLE_FILE, f"not UTF-8 ({e})")
+            continue
+        if fmt == "totaltext":
+            items = parse_totaltext_file(text, gt.origin)
+        else:
+            items = parse_line_file(text, gt.origin, _LINE_PARSERS[fmt])
+        dicts.append(builder.image_dict(file_name, image_id, height, width, items))
+    if index is not None:
+        report.unannotated_images = len(index.by_stem) - len(matched)
+    return dicts
+
+
+def _load_davar_json(path, image_root, builder):
+    images, bad_entries = read_davar_json(path)
+    for skip in bad_entries:
+        builder.skip(skip.where, skip.reason, skip.detail)
+    dicts = []
+    for im in images:
+        builder.report.files += 1
+        file_name, height, width = None, im.height, im.width
+        if image_root is not None:
+            file_name = os.path.join(image_root, im.key)
+            if not os.path.isfile(file_name):
+                builder.skip(im.origin, c.MISSING_IMAGE, f"image {file_name} not found")
+                continue
+            if height is None or width is None:
+                try:
+                    height, width = image_size(file_name)
+                except Exception as e:
+                    builder.skip(im.origin, c.UNREADABLE_IMAGE, f"cannot read {file_name}: {e}")
+                    continue
+        dicts.append(builder.image_dict(file_name, im.image_id, height, width, im.items))
+    return dicts
+
+
+class _Builder:
+    """Turns parsed instances into annotation dicts, applying the bad-input policy."""
+
+    def __init__(self, report, max_text_len, strict, clip):
+        self.report, self.max_text_len, self.strict, self.clip = report, max_text_len, strict, clip
+
+    def skip(self, where, reason, detail):
+        if self.strict:
+            raise c.AnnotationError(f"{where}: {detail} ({reason})")
+        self.report.note("skipped", reason, where, detail)
+
+    def flag(self, where, reason, detail):
+        self.report.note("flagged", reason, where, detail)
+
+    def image_dict(self, file_name, image_id, height, width, items):
+        annotations = []
+        for item in items:
+            if isinstance(item, c.Skip):
+                self.skip(item.where, item.reason, item.detail)
+                continue
+            ann = self.annotation(item, height, width)
+            if ann is not None:
+                annotations.append(ann)
+        self.report.images += 1
+        return {
+            "file_name": file_name,
+            "image_id": image_id,
+            "height": height,
+            "width": width,
+            "annotations": annotations,
+        }
+
+    def annotation(self, raw, height, width):
+        coords = raw.coords
+        if len(coords) < 6:
+            self.skip(raw.where, c.TOO_FEW_POINTS, f"polygon of {len(coords) // 2} point(s)")
+            return None
+        area, valid = _area(coords)
+        degenerate = area <= 0
+        if degenerate:
+            self.flag(raw.where, c.DEGENERATE, "zero-area polygon, kept as don't-care")
+        elif not valid:
+            # e.g. Total-Text img557 "evo": the official evaluation scores it as given.
+            self.flag(raw.where, c.INVALID_KEPT, "self-intersecting polygon, kept as given")
+        if self.clip and height is not None and width is not None:
+            limits = (float(width), float(height))
+            clipped = [min(max(v, 0.0), limits[i % 2]) for i, v in enumerate(coords)]
+            if clipped != coords:
+                detail = f"coordinates clipped to the {width}x{height} image"
+                self.flag(raw.where, c.CLIPPED, detail)
+                if not degenerate and _area(clipped)[0] <= 0:
+                    # Care status is left as annotated; such an instance has an empty box,
+                    # which Detectron2's training filters drop.
+                    self.flag(raw.where, c.OUTSIDE_IMAGE, "polygon lies outside the image")
+                coords = clipped
+        text = raw.text
+        if text == c.DONT_CARE_TEXT:
+            reason = c.DC_MARKER
+        elif not raw.care:
+            reason = c.DC_FLAG
+        elif self.max_text_len is not None and len(text) > self.max_text_len:
+            reason = c.DC_TOO_LONG
+        elif degenerate:
+            reason = c.DC_DEGENERATE
+        else:
+            reason = None
+        if reason is None:
+            self.report.care += 1
+        else:
+            self.report.dont_care += 1
+            self.report.dont_care_by_reason[reason] += 1
+        xs, ys = coords[0::2], coords[1::2]
+        return {
+            "bbox": [min(xs), min(ys), max(xs), max(ys)],
+            "bbox_mode": c.BOX_MODE_XYXY_ABS,
+            "segmentation": [list(coords)],
+            "category_id": 0,
+            "iscrowd": int(reason is not None),
+            "text": text,
+        }
+
+
+def _area(coords):
+    """(area covered, shapely validity) of a flat polygon. Invalid rings are repaired before
+    measuring, so a bow-tie counts its two lobes instead of cancelling them (shoelace area)."""
+    poly = Polygon(list(zip(coords[0::2], coords[1::2])))
+    valid = poly.is_valid
+    return (poly.area if valid else make_valid(poly).area), valid
