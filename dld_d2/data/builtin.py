@@ -94,13 +94,16 @@ def register_text_dataset(name, image_root, annotations, fmt=None, lexicons=None
     )
 
 
-def register_synthetic(name, split, root=None):
-    """Register a split of the built-in synthetic scenes (generated on first use, then cached)."""
+def register_synthetic(name, split, root=None, **spec):
+    """Register a split of the built-in synthetic scenes (generated on first use, then cached).
+
+    `spec` overrides fields of `dld_d2.data.synthetic.SyntheticSpec` (e.g. num_train=8).
+    """
 
     def _load():
-        from .synthetic import load_synthetic
+        from .synthetic import SyntheticSpec, load_synthetic
 
-        return load_synthetic(split, root=root)
+        return load_synthetic(split, root=root, spec=SyntheticSpec(**spec))
 
     DatasetCatalog.register(name, _load)
     MetadataCatalog.get(name).set(
@@ -124,6 +127,8 @@ def register_all(root=None):
         )
     for split in ("train", "test"):
         register_synthetic(f"dld_synthetic_{split}", split)
+        # A few images, for quick-schedule configs and tests.
+        register_synthetic(f"dld_synthetic_tiny_{split}", split, num_train=8, num_test=4)
 
 
 if __name__.endswith(".builtin"):
