@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""Draw a registered text dataset's ground truth, raw or after `TextSpottingDatasetMapper`.
+
+Like Detectron2's `tools/visualize_data.py`, with polygons and transcriptions:
+
+    python tools/visualize_data.py --source annotation --dataset dld_synthetic_test \\
+        --output-dir out/
+    python tools/visualize_data.py --source dataloader --config-file configs/X.yaml --num 8 \\
+        --output-dir out/ INPUT.TEXT.ROTATE.MAX_ANGLE 30
+
+`annotation` draws the dataset dicts on the original images (care words green with their text,
+don't-care regions red with "###" or their text); `dataloader` draws the training instances the
+mapper produces (augmentations applied; a word without a recognition target is labelled "∅").
+The dataset is `--dataset` if given, else `DATASETS.TRAIN` of the config.
+"""
+import argparse
+import itertools
+import os
+import sys
+
+import numpy as np
+
+try:
+    import dld_d2  # noqa: F401
+except ImportError:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import dld_d2  # noqa: F401
+
+from dld_d2.utils.env import detectron2_import_error  # noqa: E402
+
+CARE_COLOR = (0.1, 0.8, 0.1)
+DONT_CARE_COLOR = (0.9, 0.2, 0.2)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Visualize text-spotting ground truth")
+    parser.add_argument(
+        "--source", choices=["annotation", "dataloader"], required=True,
+        help="the raw annotations, or the training mapper's output (augmentations applied)",
+    )
+    parser.add_argument("--config-file", metavar="FILE", help="config file (optional)")
+    parser.add_argument("--dataset", help="registered dataset name (default: DATASETS.TRAIN)")
+    parser.add_argument("--num", type=int, default=8, help="number of images to draw")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the augmentations")
+    parser.add_argument("--scale", type=float, default=1.0, help="drawing scale")
+    parser.add_argument("--output-dir", required=True, help="where the images are written")
+    parser.add_argument(
+        "opts", nargs=argparse.REMAINDER, default=[], help="config overrides: KEY VALUE ..."
+    )
+    return parser.parse_args(argv)
+
+
+def setup_cfg(args):
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    return cfg
+
+
+def _dataset_dicts(cfg, args):
+    from detectron2.data import DatasetCatalog
+
+    names = [args.dataset] if args.dataset else list(cfg.DATASETS.TRAIN)
+    if not names:
+        raise SystemExit("No dataset: pass --dataset NAME or a config with DATASETS.TRAIN")
+    dicts = itertools.chain.from_iterable(DatasetCatalog.get(n) for n in names)
+    return names[0], list(itertools.islice(dicts, max(args.num, 0)))
+
+
+def draw_annotations(dic, metadata, scale=1.0):
+    """A `VisImage` of a dataset dict's polygons and texts on its original image."""
+    from detectron2.data import detection_utils as utils
+    from detectron2.utils.visualizer import Visualizer
+
+    img = utils.read_image(dic["file_name"], "RGB")
+    annos = dic.get("annotations", [])
+    vis = Visualizer(img, metadata=metadata, scale=scale)
+    if not annos:
+        return vis.output
+    polygons = [[np.asarray(p, np.float64) for p in _segmentation(a)] for a in annos]
+    labels = [a.get("text", "") if not a.get("iscrowd", 0) else f"### {a.get('text', '')}".strip()
+              for a in annos]
+    colors = [DONT_CARE_COLOR if a.get("iscrowd", 0) else CARE_COLOR for a in annos]
+    return vis.overlay_instances(masks=polygons, labels=labels, assigned_colors=colors, alpha=0.3)
+
+
+def draw_mapped(record, metadata, vocabulary, image_format, scale=1.0):
+    """A `VisImage` of a training-mapper output: augmented image, instance polygons and texts."""
+    from detectron2.data import detection_utils as utils
+    from detectron2.utils.visualizer import Visualizer
+
+    img = record["image"].permute(1, 2, 0).numpy()
+    img = utils.convert_image_to_rgb(img, image_format)
+    vis = Visualizer(img, metadata=metadata, scale=scale)
+    inst = record["instances"]
+    if len(inst) == 0:
+        return vis.output
+    labels = [vocabulary.decode(row) if row.any() else "∅" for row in inst.gt_texts]
+    return vis.overlay_instances(
+        masks=inst.gt_masks.polygons, labels=labels,
+        assigned_colors=[CARE_COLOR] * len(inst), alpha=0.3,
+    )
+
+
+def _segmentation(anno):
+    seg = anno.get("segmentation")
+    if seg:
+        return [seg] if np.isscalar(seg[0]) else seg
+    x0, y0, x1, y1 = anno["bbox"]  # XYXY_ABS per the dataset contract
+    return [[x0, y0, x1, y0, x1, y1, x0, y1]]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    err = detectron2_import_error()
+    if err is not None:
+        raise SystemExit(f"detectron2 is not importable ({err}); install it from its source")
+
+    from detectron2.data import MetadataCatalog
+    from detectron2.utils.logger import setup_logger
+
+    from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
+
+    logger = setup_logger(name="dld_d2")
+    cfg = setup_cfg(args)
+    name, dicts = _dataset_dicts(cfg, args)
+    metadata = MetadataCatalog.get(name)
+    os.makedirs(args.output_dir, exist_ok=True)
+    mapper = TextSpottingDatasetMapper(cfg, is_train=True) if args.source == "dataloader" else None
+    np.random.seed(args.seed)
+
+    written = []
+    for dic in dicts:
+        stem = os.path.splitext(os.path.basename(dic["file_name"]))[0]
+        if mapper is None:
+            vis = draw_annotations(dic, metadata, args.scale)
+        else:
+            vis = draw_mapped(
+                mapper(dic), metadata, mapper.vocabulary, cfg.INPUT.FORMAT, args.scale
+            )
+        path = os.path.join(args.output_dir, f"{stem}_{args.source}.jpg")
+        vis.save(path)
+        written.append(path)
+    logger.info("Wrote %d image(s) to %s", len(written), args.output_dir)
+    if mapper is not None and mapper.stats:
+        logger.info("Mapper counts: %s", dict(mapper.stats))
+    return written
+
+
+if __name__ == "__main__":
+    main()
