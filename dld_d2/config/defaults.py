@@ -14,6 +14,22 @@ def add_dld_config(cfg):
     # Longest transcription used as a recognition target; longer ones are don't-care
     # (iscrowd=1) at loading. The decoder runs MAX_TEXT_LEN + 1 steps.
     cfg.MODEL.TEXT_HEAD.MAX_TEXT_LEN = 32
+    # The stride-4 feature map the branch reads (P2 of the FPN).
+    cfg.MODEL.TEXT_HEAD.IN_FEATURE = "p2"
+    # Width of the branch: RoI conv, LightCRNN, BiLSTM and decoder (256 in the paper; smaller
+    # widths make CPU training practical).
+    cfg.MODEL.TEXT_HEAD.CONV_DIM = 256
+    # Weight of the recognition loss `loss_att`.
+    cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT = 1.0
+    # Decoding at inference: 1 = greedy, > 1 = beam search of that width.
+    cfg.MODEL.TEXT_HEAD.BEAM_WIDTH = 1
+
+    # ---------------------------------------------------------------------------------------------
+    # Solver
+    # ---------------------------------------------------------------------------------------------
+    # "SGD" (Detectron2's default) or "ADAMW" (DLD_SPEC §4). With SOLVER.CLIP_GRADIENTS.CLIP_TYPE
+    # "full_model" the global gradient norm of the whole model is clipped to CLIP_VALUE.
+    cfg.SOLVER.OPTIMIZER = "SGD"
 
     # ---------------------------------------------------------------------------------------------
     # Text-safe training augmentations (applied before INPUT.MIN_SIZE_TRAIN's resize), DLD_SPEC §4.2

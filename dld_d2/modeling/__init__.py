@@ -1,1 +1,6 @@
-"""Models: the pure-torch recognition core and its Detectron2 glue."""
+"""Models: the pure-torch recognition core and its Detectron2 glue (registered on import)."""
+from ..utils.env import detectron2_available
+
+if detectron2_available():
+    from .roi_heads import TextSpottingROIHeads  # noqa: F401
+    from .text_spotter import TextSpotter  # noqa: F401

@@ -1,0 +1,157 @@
+"""`TextSpottingROIHeads`: Detectron2's standard box and mask heads plus the recognition branch."""
+import logging
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from detectron2.config import configurable
+from detectron2.layers import paste_masks_in_image
+from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
+from detectron2.structures import Instances, polygons_to_bitmask
+
+from ..data.vocabulary import Vocabulary
+from .recognition import FEATURE_STRIDE, RecognitionBranch, RecognitionOutputs, recognition_loss
+
+logger = logging.getLogger(__name__)
+
+
+def rasterize_gt_masks(instances: Instances, height: int, width: int, stride: int) -> torch.Tensor:
+    """GT polygon masks of one image rasterised at 1/`stride` of the network input, (n, h, w) bool.
+
+    Rasterising the polygons directly at the feature stride stands in for the reference's
+    full-resolution bitmaps that are then nearest-downscaled: the same masks at 1/16 of the cost.
+    """
+    polys = instances.gt_masks.polygons
+    out = np.zeros((len(polys), height, width), dtype=bool)
+    for i, parts in enumerate(polys):
+        out[i] = polygons_to_bitmask([p / stride for p in parts], height, width)
+    return torch.from_numpy(out).to(instances.gt_boxes.device)
+
+
+@ROI_HEADS_REGISTRY.register()
+class TextSpottingROIHeads(StandardROIHeads):
+    """Box and mask heads as `StandardROIHeads`, plus an end-to-end recognition branch on P2.
+
+    Training: the branch reads GT boxes and GT masks (DLD_SPEC §1.9) and adds `loss_att`.
+    Inference: it reads the predicted boxes and the predicted masks pasted at the network-input
+    size, and adds `pred_text_ids` (N×T long), `pred_text_lengths` and `rec_scores` per image,
+    plus `pred_input_masks` (the pasted masks, for polygon extraction by the meta-architecture).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        rec_branch: RecognitionBranch,
+        rec_in_feature: str,
+        vocabulary: Vocabulary,
+        rec_loss_weight: float = 1.0,
+        beam_width: int = 1,
+        mask_threshold: float = 0.5,
+        **kwargs,
+    ):
+        """
+        Args:
+            rec_branch: the recognition branch (masked RoI → LightCRNN → BiLSTM → attention).
+            rec_in_feature: name of the stride-4 feature map it reads (P2).
+            vocabulary: maps text ids to strings (kept here so the model can decode its output).
+            rec_loss_weight: weight of `loss_att`.
+            beam_width: 1 = greedy decoding at inference, > 1 = beam search.
+            mask_threshold: binarisation threshold of the predicted masks fed to recognition.
+            kwargs: the arguments of `StandardROIHeads`.
+        """
+        super().__init__(**kwargs)
+        if not self.mask_on:
+            raise ValueError("TextSpottingROIHeads needs the mask head: set MODEL.MASK_ON True")
+        self.rec_branch = rec_branch
+        self.rec_in_feature = rec_in_feature
+        self.vocabulary = vocabulary
+        self.rec_loss_weight = rec_loss_weight
+        self.beam_width = beam_width
+        self.mask_threshold = mask_threshold
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        ret = super().from_config(cfg, input_shape)
+        vocab = Vocabulary.from_spec(cfg.MODEL.TEXT_HEAD.VOCABULARY or None)
+        in_feature = cfg.MODEL.TEXT_HEAD.IN_FEATURE
+        if input_shape[in_feature].stride != FEATURE_STRIDE:
+            raise ValueError(
+                f"MODEL.TEXT_HEAD.IN_FEATURE={in_feature!r} has stride "
+                f"{input_shape[in_feature].stride}; the recognition branch needs stride {FEATURE_STRIDE}"
+            )
+        ret.update(
+            rec_branch=RecognitionBranch(
+                num_classes=len(vocab),
+                channels=cfg.MODEL.TEXT_HEAD.CONV_DIM,
+                in_channels=input_shape[in_feature].channels,
+                max_text_len=cfg.MODEL.TEXT_HEAD.MAX_TEXT_LEN,
+            ),
+            rec_in_feature=in_feature,
+            vocabulary=vocab,
+            rec_loss_weight=cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT,
+            beam_width=cfg.MODEL.TEXT_HEAD.BEAM_WIDTH,
+        )
+        return ret
+
+    # The vocabulary's hash travels in checkpoints (as this module's extra state) so that weights
+    # trained with one character set are never silently read with another.
+    def get_extra_state(self):
+        return torch.tensor(list(self.vocabulary.hash.encode("ascii")), dtype=torch.uint8)
+
+    def set_extra_state(self, state):
+        saved = bytes(state.tolist()).decode("ascii")
+        if saved != self.vocabulary.hash:
+            raise ValueError(
+                f"This checkpoint was trained with a different vocabulary (hash {saved}) than the "
+                f"model's ({self.vocabulary.hash}, {self.vocabulary!r}, from "
+                "MODEL.TEXT_HEAD.VOCABULARY). Set MODEL.TEXT_HEAD.VOCABULARY to the character set "
+                "the checkpoint was trained with."
+            )
+
+    def forward(self, images, features, proposals, targets=None):
+        if not self.training:
+            return super().forward(images, features, proposals, targets)
+        proposals, losses = super().forward(images, features, proposals, targets)
+        outputs, text_targets = self.recognize_gt(features, targets)
+        losses["loss_att"] = recognition_loss(outputs.logits, text_targets) * self.rec_loss_weight
+        return proposals, losses
+
+    def recognize_gt(self, features: Dict[str, torch.Tensor], targets: List[Instances]):
+        """Teacher-forced recognition of the GT instances of a batch.
+
+        Returns the branch outputs (logits, RoI features, context features: what the
+        distillation compares between teacher and student) and the (N, L+2) text targets,
+        instances in batch order.
+        """
+        p2 = features[self.rec_in_feature]
+        h, w = p2.shape[-2:]
+        boxes = [t.gt_boxes.tensor for t in targets]
+        masks = [rasterize_gt_masks(t, h, w, FEATURE_STRIDE) for t in targets]
+        text_targets = torch.cat([t.gt_texts for t in targets]).to(p2.device)
+        outputs: RecognitionOutputs = self.rec_branch(
+            p2, boxes, masks, targets=text_targets, mask_stride=FEATURE_STRIDE
+        )
+        return outputs, text_targets
+
+    def forward_with_given_boxes(self, features, instances: List[Instances]):
+        instances = super().forward_with_given_boxes(features, instances)
+        p2 = features[self.rec_in_feature]
+        masks = [
+            paste_masks_in_image(
+                x.pred_masks[:, 0], x.pred_boxes, x.image_size, threshold=self.mask_threshold
+            )
+            for x in instances
+        ]
+        decoded = self.rec_branch.predict(
+            p2, [x.pred_boxes.tensor for x in instances], masks, beam_width=self.beam_width
+        )
+        start = 0
+        for x, m in zip(instances, masks):
+            n = len(x)
+            x.pred_text_ids = decoded.ids[start : start + n]
+            x.pred_text_lengths = decoded.lengths[start : start + n]
+            x.rec_scores = decoded.scores[start : start + n]
+            x.pred_input_masks = m
+            start += n
+        return instances

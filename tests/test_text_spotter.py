@@ -1,0 +1,100 @@
+"""TextSpotter + TextSpottingROIHeads: training losses, inference outputs, checkpoints."""
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.detectron2
+
+QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
+
+
+def _cfg(**overrides):
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(QUICK)
+    for k, v in overrides.items():
+        cfg.merge_from_list([k, v])
+    return cfg
+
+
+def _model(cfg):
+    from detectron2.modeling import build_model
+
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+def _input(texts, boxes, size=(256, 320), out_size=(512, 640)):
+    from detectron2.structures import Boxes, Instances, PolygonMasks
+
+    from dld_d2.data.vocabulary import Vocabulary
+
+    gen = torch.Generator().manual_seed(len(texts))
+    img = torch.randint(0, 255, (3,) + size, dtype=torch.uint8, generator=gen)
+    inst = Instances(size)
+    b = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+    inst.gt_boxes = Boxes(b)
+    inst.gt_classes = torch.zeros(len(b), dtype=torch.long)
+    inst.gt_masks = PolygonMasks(
+        [[[x0, y0, x1, y0, x1, y1, x0, y1]] for x0, y0, x1, y1 in b.tolist()]
+    )
+    inst.gt_texts = Vocabulary.builtin().encode_padded(texts)
+    return {"image": img, "instances": inst, "height": out_size[0], "width": out_size[1]}
+
+
+def test_training_losses_with_and_without_text():
+    from detectron2.utils.events import EventStorage
+
+    model = _model(_cfg())
+    model.train()
+    batch = [_input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 300, 140]]), _input([], [])]
+    with EventStorage():
+        losses = model(batch)
+        assert set(losses) == {
+            "loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask", "loss_att"
+        }
+        assert all(torch.isfinite(v) for v in losses.values())
+        # An untrained decoder is close to uniform over the 97 classes: CE ≈ ln 97.
+        assert abs(float(losses["loss_att"]) - np.log(97)) < 0.5
+        sum(losses.values()).backward()
+        assert model.roi_heads.rec_branch.decoder.generator.weight.grad.abs().sum() > 0
+        # A batch with no text at all still gives a (zero) recognition loss and a backward pass.
+        losses = model([_input([], []), _input([], [])])
+        assert float(losses["loss_att"]) == 0.0
+        sum(losses.values()).backward()
+
+
+def test_inference_outputs_in_original_coordinates():
+    model = _model(_cfg())
+    model.roi_heads.box_predictor.test_score_thresh = 0.0  # an untrained model: keep everything
+    model.eval()
+    with torch.no_grad():
+        out = model([_input(["Hello"], [[10, 20, 110, 50]]), _input([], [])])
+    for res in out:
+        inst = res["instances"]
+        assert inst.image_size == (512, 640)
+        n = len(inst)
+        assert len(inst.pred_texts) == len(inst.pred_polygons) == inst.rec_scores.shape[0] == n
+        assert inst.pred_masks.shape[1:] == (512, 640)
+        for poly, box in zip(inst.pred_polygons, inst.pred_boxes.tensor):
+            # Polygons come from the masks at the input size, scaled ×2 to the output size:
+            # they lie within their (equally scaled) box, up to the mask's pixel rounding.
+            assert poly.shape[1] == 2 and len(poly) >= 3
+            assert poly[:, 0].min() >= float(box[0]) - 3 and poly[:, 0].max() <= float(box[2]) + 3
+            assert poly[:, 1].min() >= float(box[1]) - 3 and poly[:, 1].max() <= float(box[3]) + 3
+        assert all(isinstance(t, str) and len(t) <= 32 for t in inst.pred_texts)
+
+
+def test_checkpoint_with_another_vocabulary_is_refused(tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    model = _model(_cfg())
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("model")
+    # The same character set round-trips.
+    DetectionCheckpointer(_model(_cfg())).load(str(tmp_path / "model.pth"))
+    vocab = tmp_path / "digits.txt"
+    vocab.write_text("\n".join("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?.,:;-'\"()[]{}<>/\\|@#$%^&*_+=~` "[:95]) + "\n")
+    other = _model(_cfg(**{"MODEL.TEXT_HEAD.VOCABULARY": str(vocab)}))
+    with pytest.raises(ValueError, match="different vocabulary"):
+        DetectionCheckpointer(other).load(str(tmp_path / "model.pth"))
