@@ -1,0 +1,38 @@
+"""The recognition branch of the text spotter, in pure torch (no Detectron2 import).
+
+P2 → masked RoI features (N×C×8×32) → LightCRNN → 2×BiLSTM context (N×33×C) → attention
+decoder (N×33×classes), plus the recognition and distillation losses (DLD_SPEC §1.6–1.8, §3.4).
+"""
+from .attention_decoder import EOS_ID, GO_ID, AttentionCell, AttentionDecoder, DecodedText, decode_greedy
+from .beam_search import beam_search_fixed_rows
+from .branch import RecognitionBranch, RecognitionOutputs
+from .encoder import SEQUENCE_LENGTH, LightCRNN
+from .losses import feature_kd_loss, recognition_loss, sequence_kd_loss, teacher_paths
+from .masked_roi import FEATURE_STRIDE, ROI_SIZE, MaskedRoIExtractor, masked_roi_features
+from .sequence import BidirectionalLSTM, SequenceModule
+from .weight_init import init_recognition_weights
+
+__all__ = [
+    "AttentionCell",
+    "AttentionDecoder",
+    "BidirectionalLSTM",
+    "DecodedText",
+    "EOS_ID",
+    "FEATURE_STRIDE",
+    "GO_ID",
+    "LightCRNN",
+    "MaskedRoIExtractor",
+    "ROI_SIZE",
+    "RecognitionBranch",
+    "RecognitionOutputs",
+    "SEQUENCE_LENGTH",
+    "SequenceModule",
+    "beam_search_fixed_rows",
+    "decode_greedy",
+    "feature_kd_loss",
+    "init_recognition_weights",
+    "masked_roi_features",
+    "recognition_loss",
+    "sequence_kd_loss",
+    "teacher_paths",
+]

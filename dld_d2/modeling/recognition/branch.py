@@ -1,0 +1,115 @@
+"""`RecognitionBranch`: masked RoI extractor → LightCRNN → 2×BiLSTM → attention decoder."""
+from typing import List, NamedTuple, Optional
+
+import torch
+import torch.nn as nn
+
+from .attention_decoder import AttentionDecoder, DecodedText, decode_greedy
+from .encoder import SEQUENCE_LENGTH, LightCRNN
+from .masked_roi import ROI_SIZE, MaskedRoIExtractor
+from .sequence import SequenceModule
+
+
+class RecognitionOutputs(NamedTuple):
+    """One computation of the branch; the distillation reads all three (teacher and student).
+
+    logits: (N, T, num_classes), teacher-forced when targets were given, greedy otherwise;
+    roi_features: (N, C, 8, 32), the masked RoI feature; context: (N, 33, C), the BiLSTM output.
+    """
+
+    logits: torch.Tensor
+    roi_features: torch.Tensor
+    context: torch.Tensor
+
+
+class RecognitionBranch(nn.Module):
+    """The text recognition branch of DLD_SPEC §1.6, pure torch.
+
+    Args:
+        num_classes: vocabulary size including GO/pad (0) and EOS (1); 97 for the built-in set.
+        channels: width of every layer the paper sizes at 256 (RoI conv output, LightCRNN,
+            BiLSTM hidden per direction and output, decoder hidden).
+        in_channels: channels of the P2 input (default: `channels`).
+        max_text_len: longest text; the decoder runs max_text_len + 1 steps.
+    """
+
+    def __init__(self, num_classes: int = 97, channels: int = 256, in_channels: Optional[int] = None,
+                 max_text_len: int = 32):
+        super().__init__()
+        in_channels = channels if in_channels is None else in_channels
+        self.num_classes = num_classes
+        self.channels = channels
+        self.max_text_len = max_text_len
+        self.num_steps = max_text_len + 1
+        self.roi_extractor = MaskedRoIExtractor(in_channels, channels)
+        self.encoder = LightCRNN(channels, channels)
+        self.sequence = SequenceModule(channels, channels, num_blocks=2)
+        self.decoder = AttentionDecoder(channels, channels, num_classes, self.num_steps)
+
+    def _empty_outputs(self, p2: torch.Tensor) -> RecognitionOutputs:
+        # Zero-size outputs that still hang off every parameter, so that a loss built from them
+        # gives each parameter a (zero) gradient: DDP then sees no unused parameters.
+        anchor = p2.new_zeros(())
+        if torch.is_grad_enabled():
+            for p in self.parameters():
+                if p.requires_grad:
+                    anchor = anchor + p.reshape(-1)[:1].sum().to(p2.dtype) * 0
+        c = self.channels
+        return RecognitionOutputs(
+            p2.new_zeros((0, self.num_steps, self.num_classes)) + anchor,
+            p2.new_zeros((0, c) + ROI_SIZE) + anchor,
+            p2.new_zeros((0, SEQUENCE_LENGTH, c)) + anchor,
+        )
+
+    def encode(self, p2: torch.Tensor, boxes: List[torch.Tensor],
+               masks: Optional[List[Optional[torch.Tensor]]] = None, mask_stride: int = 1):
+        """(roi_features N×C×8×32, context N×33×C) for the given instances (N ≥ 1)."""
+        roi = self.roi_extractor(p2, boxes, masks, mask_stride)
+        seq = LightCRNN.to_sequence(self.encoder(roi))
+        return roi, self.sequence(seq)
+
+    def forward(self, p2: torch.Tensor, boxes: List[torch.Tensor],
+                masks: Optional[List[Optional[torch.Tensor]]] = None,
+                targets: Optional[torch.Tensor] = None, mask_stride: int = 1) -> RecognitionOutputs:
+        """Run the branch on per-image instances.
+
+        Args:
+            p2: (B, C_in, H/4, W/4) P2 features of the padded batch.
+            boxes: B tensors (n_i, 4), XYXY in network-input pixels (images may have n_i = 0).
+            masks: B tensors (n_i, Hm, Wm) (bool/uint8/float) at network-input resolution
+                (Detectron2 BitMasks.tensor, or predicted masks pasted at the input size), or
+                None for unmasked crops. With `mask_stride` = s they are at 1/s of that size.
+            targets: (N, ≥T) long rows [GO], c1..cn, [EOS], 0..., instances in image order;
+                given → teacher forcing, None → greedy decoding.
+        Returns:
+            RecognitionOutputs (logits, roi_features, context), instances in image order.
+        """
+        n = sum(int(b.shape[0]) for b in boxes)
+        if targets is not None and targets.shape[0] != n:
+            raise ValueError(f"{targets.shape[0]} target rows for {n} instances")
+        if n == 0:
+            return self._empty_outputs(p2)
+        roi, context = self.encode(p2, boxes, masks, mask_stride)
+        logits = self.decoder(context, targets)
+        return RecognitionOutputs(logits, roi, context)
+
+    def decode(self, context: torch.Tensor, beam_width: int = 1) -> DecodedText:
+        """Texts from context features: greedy when beam_width == 1, beam search otherwise."""
+        if beam_width > 1:
+            return self.decoder.beam_search(context, beam_width)
+        if context.shape[0] == 0:
+            return decode_greedy(context.new_zeros((0, self.num_steps, self.num_classes)))
+        return decode_greedy(self.decoder.greedy(context)[0])
+
+    @torch.no_grad()
+    def predict(self, p2: torch.Tensor, boxes: List[torch.Tensor],
+                masks: Optional[List[Optional[torch.Tensor]]] = None, beam_width: int = 1,
+                mask_stride: int = 1) -> DecodedText:
+        """Inference: texts (ids, lengths, scores) for the given instances, in image order.
+
+        Call in eval mode (BatchNorm running statistics).
+        """
+        if sum(int(b.shape[0]) for b in boxes) == 0:
+            return self.decode(p2.new_zeros((0, SEQUENCE_LENGTH, self.channels)), 1)
+        _, context = self.encode(p2, boxes, masks, mask_stride)
+        return self.decode(context, beam_width)
