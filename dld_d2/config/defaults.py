@@ -56,3 +56,20 @@ def add_dld_config(cfg):
     cfg.INPUT.TEXT.ROTATE.ENABLED = True
     # Angles are drawn uniformly from [-MAX_ANGLE, MAX_ANGLE] degrees.
     cfg.INPUT.TEXT.ROTATE.MAX_ANGLE = 15.0
+
+    # ---------------------------------------------------------------------------------------------
+    # Text-spotting evaluation (TextSpottingEvaluator). The detection score threshold is the
+    # model's own, MODEL.ROI_HEADS.SCORE_THRESH_TEST: one threshold for model and evaluator.
+    # ---------------------------------------------------------------------------------------------
+    cfg.TEST.TEXT = CN()
+    # IoU above which a detection matches a GT polygon (strictly greater, as the ICDAR scripts).
+    cfg.TEST.TEXT.IOU_THRESH = 0.5
+    # Lexicons to score with, among "none", "generic", "weak", "strong", "full". Empty = "none"
+    # plus every lexicon the dataset's metadata lists; a listed lexicon file that is missing is
+    # an error when the evaluator is built.
+    cfg.TEST.TEXT.LEXICONS = ()
+    # How a lexicon corrects a word: "davar" (nearest entry, never dropped; the paper's rule) or
+    # "pairs" (AdelaiDet/TESTR pair lists: dropped beyond edit distance 1).
+    cfg.TEST.TEXT.LEXICON_RULE = "davar"
+    # Also score word spotting (care words of >= 3 letters only) besides end-to-end.
+    cfg.TEST.TEXT.WORD_SPOTTING = True

@@ -48,11 +48,13 @@ def _datasets_root():
     return os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
 
 
-def load_text_dataset(image_root, annotations, fmt=None, max_text_len=32):
+def load_text_dataset(image_root, annotations, fmt=None, exact_gt=False):
     """Read a text dataset into Detectron2 dicts, requiring every image to be present.
 
     Skips (malformed lines, degenerate polygons, missing images) are counted and logged by the
-    format layer; an unreadable annotation source raises with its path.
+    format layer; an unreadable annotation source raises with its path. With `exact_gt` the
+    annotations are kept exactly as written (no text-length limit, no clipping to the image), as
+    the official evaluation reads them; otherwise texts over 32 characters become don't-care.
     """
     from .formats import load_annotations
 
@@ -65,13 +67,16 @@ def load_text_dataset(image_root, annotations, fmt=None, max_text_len=32):
             f"Image folder not found: {image_root} (see datasets/README.md for the expected layout)"
         )
     dicts, report = load_annotations(
-        annotations, fmt=fmt, image_root=image_root, max_text_len=max_text_len
+        annotations, fmt=fmt, image_root=image_root,
+        max_text_len=None if exact_gt else 32, clip=not exact_gt,
     )
     logger.info("Loaded %s: %s", annotations, report.summary())
     return dicts
 
 
-def register_text_dataset(name, image_root, annotations, fmt=None, lexicons=None, **metadata):
+def register_text_dataset(
+    name, image_root, annotations, fmt=None, lexicons=None, exact_gt=False, **metadata
+):
     """Register a text-spotting dataset under `name` (for users' own data, and the built-ins).
 
     Args:
@@ -79,10 +84,12 @@ def register_text_dataset(name, image_root, annotations, fmt=None, lexicons=None
         annotations: a GT file, a folder or zip of per-image GT files, or a DAVAR JSON datalist.
         fmt: annotation format (see `dld_d2.data.formats`); None detects it from the content.
         lexicons: {lexicon type: path} used by the evaluator ("generic", "weak", "strong", "full").
+        exact_gt: keep the annotations exactly as written (test splits, whose dicts are the
+            evaluation ground truth); otherwise texts over 32 characters become don't-care.
         metadata: extra metadata, stored as given.
     """
     DatasetCatalog.register(
-        name, lambda: load_text_dataset(image_root, annotations, fmt=fmt)
+        name, lambda: load_text_dataset(image_root, annotations, fmt=fmt, exact_gt=exact_gt)
     )
     MetadataCatalog.get(name).set(
         thing_classes=["text"],
@@ -124,6 +131,7 @@ def register_all(root=None):
             os.path.join(root, annotations),
             fmt=fmt,
             lexicons=lexicons,
+            exact_gt=name.endswith("_test"),
         )
     for split in ("train", "test"):
         register_synthetic(f"dld_synthetic_{split}", split)

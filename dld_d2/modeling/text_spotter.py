@@ -44,7 +44,7 @@ class TextSpotter(GeneralizedRCNN):
 
     Use with `MODEL.ROI_HEADS.NAME: TextSpottingROIHeads`. Each output dict holds `instances`
     with `pred_boxes`, `scores`, `pred_classes`, `pred_masks` (original image size),
-    `pred_polygons`, `pred_texts`, `rec_scores`.
+    `pred_polygons`, `pred_texts`, `rec_scores`; and `input_size`, the (h, w) the network saw.
     """
 
     def inference(self, batched_inputs: List[Dict], detected_instances=None, do_postprocess=True):
@@ -56,5 +56,7 @@ class TextSpotter(GeneralizedRCNN):
         for res, inp in zip(results, batched_inputs):
             h = inp.get("height", res.image_size[0])
             w = inp.get("width", res.image_size[1])
-            out.append({"instances": text_postprocess(res, h, w, vocab)})
+            out.append(
+                {"instances": text_postprocess(res, h, w, vocab), "input_size": res.image_size}
+            )
         return out
