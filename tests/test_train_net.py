@@ -1,0 +1,86 @@
+"""train_net.py and tools/demo.py end to end on the tiny synthetic splits (CPU, a few iterations)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.detectron2
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return dict(os.environ, DLD_D2_CACHE=str(cache), OMP_NUM_THREADS="1")
+
+
+def _run(args, env, timeout=600):
+    proc = subprocess.run(
+        [sys.executable] + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(env, tmp_path_factory):
+    """Train the quick schedule (4 iterations, evaluation at the end)."""
+    out = tmp_path_factory.mktemp("teacher")
+    log = _run(["train_net.py", "--config-file", QUICK, "OUTPUT_DIR", str(out)], env)
+    return out, log
+
+
+def test_train_then_evaluate(trained):
+    out, log = trained
+    assert (out / "model_final.pth").is_file()
+    metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
+    assert {"loss_att", "loss_mask", "loss_cls", "loss_rpn_cls"} <= set(metrics[0])
+    assert [m for m in metrics if "loss_att" in m][-1]["iteration"] == 3
+    # Evaluation ran inside the training loop (TEST.EVAL_PERIOD) with the text evaluator.
+    res = json.loads((out / "inference" / "dld_synthetic_tiny_test" / "text_results.json").read_text())
+    assert {"det_hmean", "e2e_none_hmean", "ws_none_hmean"} <= set(res["text_spotting"])
+    assert res["text_spotting"]["mean_input_short_side"] == 256.0
+    assert (out / "inference" / "dld_synthetic_tiny_test" / "submission.zip").is_file()
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, env):
+    out, _ = trained
+    log = _run(["train_net.py", "--config-file", QUICK, "--resume", "OUTPUT_DIR", str(out),
+                "SOLVER.MAX_ITER", "6", "TEST.EVAL_PERIOD", "0"], env)
+    assert "Starting training from iteration 4" in log
+    metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
+    assert [m for m in metrics if "loss_att" in m][-1]["iteration"] == 5
+
+
+def test_eval_only(trained, env, tmp_path):
+    out, _ = trained
+    log = _run(["train_net.py", "--config-file", QUICK, "--eval-only",
+                "MODEL.WEIGHTS", str(out / "model_final.pth"), "OUTPUT_DIR", str(tmp_path)], env)
+    assert "copypaste: Task: text_spotting" in log
+    assert (tmp_path / "inference" / "dld_synthetic_tiny_test" / "text_results.json").is_file()
+
+
+def test_two_cpu_processes(env, tmp_path):
+    log = _run(["train_net.py", "--config-file", QUICK, "--num-gpus", "2",
+                "SOLVER.MAX_ITER", "2", "TEST.EVAL_PERIOD", "0", "OUTPUT_DIR", str(tmp_path)], env)
+    assert (tmp_path / "model_final.pth").is_file()
+    assert "World size: 2" in log
+
+
+def test_demo_on_a_synthetic_image(trained, env, tmp_path):
+    out, _ = trained
+    cache = Path(env["DLD_D2_CACHE"])
+    image = sorted(cache.rglob("*.jpg"))[0]
+    _run(["tools/demo.py", "--config-file", QUICK, "--input", str(image), "--output", str(tmp_path),
+          "--save-json", "--confidence-threshold", "0.0", "MODEL.WEIGHTS", str(out / "model_final.pth")], env)
+    stem = image.stem
+    assert (tmp_path / f"{stem}.jpg").is_file()
+    record = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert record["file_name"] == str(image)
+    for inst in record["instances"]:
+        assert len(inst["polygon"]) >= 6 and isinstance(inst["text"], str)
