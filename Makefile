@@ -18,5 +18,6 @@ test: setup
 test-core: setup
 	$(PYTHON) -m pytest -m "not detectron2"
 
+# DEMO_OPTS passes options to tools/synthetic_demo.py (e.g. a quick-schedule config).
 demo: setup
-	$(PYTHON) tools/generate_synthetic.py --show 4 --out output/demo
+	$(PYTHON) tools/synthetic_demo.py $(DEMO_OPTS)
