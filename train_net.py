@@ -11,12 +11,13 @@ import os
 import sys
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import MetadataCatalog, build_detection_test_loader, build_detection_train_loader
+from detectron2.data import MetadataCatalog, build_detection_test_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run from a checkout, uninstalled
 from dld_d2.config import get_cfg  # noqa: E402  (importing dld_d2 registers its components)
+from dld_d2.data.build import build_text_train_loader  # noqa: E402
 from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper  # noqa: E402
 from dld_d2.engine import build_optimizer, cpu_ddp_support  # noqa: E402
 
@@ -30,7 +31,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=TextSpottingDatasetMapper(cfg, True))
+        return build_text_train_loader(cfg, TextSpottingDatasetMapper(cfg, True))
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):

@@ -47,3 +47,23 @@ def shared_eval():
     if not SHARED_EVAL.is_dir():
         pytest.skip(f"shared evaluation data not found at {SHARED_EVAL}")
     return SHARED_EVAL
+
+
+@pytest.fixture(scope="session")
+def ic13_datasets_root(tmp_path_factory, shared_eval):
+    """A $DETECTRON2_DATASETS tree with the real IC13 end-to-end test GT and lexicons, and small
+    blank test images (img_1..img_233, 40×40) standing in for the real ones."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("datasets")
+    ic13 = root / "icdar2013"
+    (ic13 / "test_images").mkdir(parents=True)
+    shutil.copy(shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip", ic13)
+    blank = Image.fromarray(np.full((40, 40, 3), 128, np.uint8))
+    for i in range(1, 234):
+        blank.save(ic13 / "test_images" / f"img_{i}.jpg")
+    shutil.copytree(shared_eval / "lexicons" / "icdar2013", root / "lexicons" / "icdar2013")
+    return root

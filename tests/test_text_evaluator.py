@@ -1,27 +1,16 @@
 """TextSpottingEvaluator (Detectron2 glue) on the real IC13 GT, lexicons and a real submission."""
 import json
-import shutil
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 pytestmark = pytest.mark.detectron2
 
 
 @pytest.fixture(scope="module")
-def ic13_root(tmp_path_factory, shared_eval):
-    """$DETECTRON2_DATASETS holding the real IC13 test GT and lexicons, with blank images."""
-    root = tmp_path_factory.mktemp("datasets")
-    ic13 = root / "icdar2013"
-    (ic13 / "test_images").mkdir(parents=True)
-    shutil.copy(shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip", ic13)
-    blank = Image.fromarray(np.full((40, 40, 3), 128, np.uint8))
-    for i in range(1, 234):
-        blank.save(ic13 / "test_images" / f"img_{i}.jpg")
-    shutil.copytree(shared_eval / "lexicons" / "icdar2013", root / "lexicons" / "icdar2013")
-    return root
+def ic13_root(ic13_datasets_root):
+    return ic13_datasets_root
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +30,7 @@ def mango_outputs(shared_eval):
         inst.pred_polygons = [np.asarray(d.points, np.float32).reshape(-1, 2) for d in dets]
         inst.pred_texts = [d.text for d in dets]
         inputs.append({"image_id": f"img_{key}"})
-        outputs.append({"instances": inst, "input_size": (768, 1024)})
+        outputs.append({"instances": inst, "input_size": (768, 1024), "gflops": 140.0 + len(dets)})
     return inputs, outputs
 
 
@@ -84,6 +73,7 @@ def test_official_numbers_through_the_evaluator(ic13_root, mango_outputs, tmp_pa
     for k, v in expected.items():
         assert res[k] == pytest.approx(v, abs=0.006), k
     assert res["mean_input_short_side"] == 768.0
+    assert res["mean_gflops"] == pytest.approx(140.0 + 1038 / 233)
     # Files land in output_dir only: predictions, the official-format submission, results.
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "submission.zip", "text_predictions.json", "text_results.json"

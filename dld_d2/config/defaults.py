@@ -31,6 +31,10 @@ def add_dld_config(cfg):
     # "full_model" the global gradient norm of the whole model is clipped to CLIP_VALUE.
     cfg.SOLVER.OPTIMIZER = "SGD"
 
+    # Mixed-dataset training: one sampling weight per DATASETS.TRAIN entry; empty = plain
+    # concatenation (each image equally likely, as the DLD code does).
+    cfg.DATALOADER.DATASET_RATIOS = ()
+
     # ---------------------------------------------------------------------------------------------
     # Text-safe training augmentations (applied before INPUT.MIN_SIZE_TRAIN's resize), DLD_SPEC §4.2
     # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import itertools
 import json
 import logging
 import os
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 
 import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -25,7 +25,8 @@ class TextSpottingEvaluator(DatasetEvaluator):
     this evaluator writes: predictions sorted by score, integer coordinates, invalid polygons
     repaired by their convex hull, commas removed. Results are percentages, in Detectron2's
     `{"text_spotting": {metric: value}}` form, with metric names `det_{precision,recall,hmean}`,
-    `e2e_{lexicon}_{...}`, `ws_{lexicon}_{...}`, and, when the model reports it, `mean_input_short_side`.
+    `e2e_{lexicon}_{...}`, `ws_{lexicon}_{...}`, and, when the model reports them per image
+    (`input_size`, `gflops` in its output dicts), `mean_input_short_side` and `mean_gflops`.
     Files (only under `output_dir`): `text_predictions.json`, `submission.zip`, `text_results.json`.
     """
 
@@ -118,6 +119,8 @@ class TextSpottingEvaluator(DatasetEvaluator):
             }
             if "input_size" in out:
                 record["input_size"] = [int(v) for v in out["input_size"]]
+            if "gflops" in out:
+                record["gflops"] = float(out["gflops"])
             self._predictions.append(record)
 
     def evaluate(self):
@@ -183,5 +186,8 @@ class TextSpottingEvaluator(DatasetEvaluator):
         sizes = [p["input_size"] for p in predictions if "input_size" in p]
         if sizes:
             res["mean_input_short_side"] = float(np.mean([min(s) for s in sizes]))
+        gflops = [p["gflops"] for p in predictions if "gflops" in p]
+        if gflops:
+            res["mean_gflops"] = float(np.mean(gflops))
         logger.info("Text spotting results on %s: %s", self._dataset_name, dict(res))
         return {"text_spotting": res}

@@ -1,6 +1,6 @@
 """`TextSpottingROIHeads`: Detectron2's standard box and mask heads plus the recognition branch."""
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 import torch
