@@ -98,3 +98,24 @@ def test_checkpoint_with_another_vocabulary_is_refused(tmp_path):
     other = _model(_cfg(**{"MODEL.TEXT_HEAD.VOCABULARY": str(vocab)}))
     with pytest.raises(ValueError, match="different vocabulary"):
         DetectionCheckpointer(other).load(str(tmp_path / "model.pth"))
+
+
+def test_jittered_copies_multiply_recognition_samples():
+    from detectron2.utils.events import EventStorage
+
+    model = _model(_cfg(**{"MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES": "2",
+                           "MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO": "0.2"}))
+    inp = _input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 318, 140]])
+    t = inp["instances"]
+    (copies,) = model.roi_heads._with_jittered_copies([t])
+    assert len(copies) == 6
+    assert torch.equal(copies.gt_texts, t.gt_texts.repeat(3, 1))
+    b, orig = copies.gt_boxes.tensor, t.gt_boxes.tensor.repeat(3, 1)
+    size = (orig[:, 2:] - orig[:, :2]).repeat(1, 2)
+    assert torch.equal(b[:2], orig[:2])  # the originals come first, unchanged
+    assert ((b - orig).abs() <= 0.2 * size + 1e-4).all()
+    assert (b >= 0).all() and (b[:, [0, 2]] <= 320).all() and (b[:, [1, 3]] <= 256).all()
+    model.train()
+    with EventStorage():
+        losses = model([inp])
+    assert torch.isfinite(losses["loss_att"])

@@ -23,6 +23,11 @@ def add_dld_config(cfg):
     cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT = 1.0
     # Decoding at inference: 1 = greedy, > 1 = beam search of that width.
     cfg.MODEL.TEXT_HEAD.BEAM_WIDTH = 1
+    # Training only: extra copies of every GT word given to the recognition loss, their boxes
+    # jittered by up to TRAIN_JITTER_RATIO of the box size per side. More recognition samples
+    # per image for little compute (CPU configs); 0 = the paper's recipe.
+    cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES = 0
+    cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO = 0.1
 
     # ---------------------------------------------------------------------------------------------
     # Solver

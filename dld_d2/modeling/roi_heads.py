@@ -1,5 +1,4 @@
 """`TextSpottingROIHeads`: Detectron2's standard box and mask heads plus the recognition branch."""
-import logging
 from typing import Dict, List
 
 import numpy as np
@@ -7,12 +6,10 @@ import torch
 from detectron2.config import configurable
 from detectron2.layers import paste_masks_in_image
 from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
-from detectron2.structures import Instances, polygons_to_bitmask
+from detectron2.structures import Boxes, Instances, polygons_to_bitmask
 
 from ..data.vocabulary import Vocabulary
 from .recognition import FEATURE_STRIDE, RecognitionBranch, RecognitionOutputs, recognition_loss
-
-logger = logging.getLogger(__name__)
 
 
 def rasterize_gt_masks(instances: Instances, height: int, width: int, stride: int) -> torch.Tensor:
@@ -48,6 +45,8 @@ class TextSpottingROIHeads(StandardROIHeads):
         rec_loss_weight: float = 1.0,
         beam_width: int = 1,
         mask_threshold: float = 0.5,
+        train_jitter_copies: int = 0,
+        train_jitter_ratio: float = 0.1,
         **kwargs,
     ):
         """
@@ -58,6 +57,10 @@ class TextSpottingROIHeads(StandardROIHeads):
             rec_loss_weight: weight of `loss_att`.
             beam_width: 1 = greedy decoding at inference, > 1 = beam search.
             mask_threshold: binarisation threshold of the predicted masks fed to recognition.
+            train_jitter_copies: extra copies of each GT word fed to `loss_att` in training, with
+                boxes jittered by up to `train_jitter_ratio` of their size per side: more
+                recognition samples per image for little compute, and boxes as imprecise as the
+                predicted ones read at inference (0 = the paper's recipe).
             kwargs: the arguments of `StandardROIHeads`.
         """
         super().__init__(**kwargs)
@@ -69,6 +72,8 @@ class TextSpottingROIHeads(StandardROIHeads):
         self.rec_loss_weight = rec_loss_weight
         self.beam_width = beam_width
         self.mask_threshold = mask_threshold
+        self.train_jitter_copies = train_jitter_copies
+        self.train_jitter_ratio = train_jitter_ratio
 
     @classmethod
     def from_config(cls, cfg, input_shape):
@@ -91,6 +96,8 @@ class TextSpottingROIHeads(StandardROIHeads):
             vocabulary=vocab,
             rec_loss_weight=cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT,
             beam_width=cfg.MODEL.TEXT_HEAD.BEAM_WIDTH,
+            train_jitter_copies=cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES,
+            train_jitter_ratio=cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO,
         )
         return ret
 
@@ -113,9 +120,27 @@ class TextSpottingROIHeads(StandardROIHeads):
         if not self.training:
             return super().forward(images, features, proposals, targets)
         proposals, losses = super().forward(images, features, proposals, targets)
-        outputs, text_targets = self.recognize_gt(features, targets)
+        outputs, text_targets = self.recognize_gt(features, self._with_jittered_copies(targets))
         losses["loss_att"] = recognition_loss(outputs.logits, text_targets) * self.rec_loss_weight
         return proposals, losses
+
+    def _with_jittered_copies(self, targets: List[Instances]) -> List[Instances]:
+        if self.train_jitter_copies <= 0:
+            return targets
+        out = []
+        for t in targets:
+            copies = [t]
+            boxes = t.gt_boxes.tensor
+            wh = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+            h, w = t.image_size
+            limit = boxes.new_tensor([w, h, w, h])
+            for _ in range(self.train_jitter_copies):
+                c = t[torch.arange(len(t), device=boxes.device)]
+                noise = (torch.rand_like(boxes) * 2 - 1) * self.train_jitter_ratio * wh
+                c.gt_boxes = Boxes(torch.minimum((boxes + noise).clamp(min=0), limit))
+                copies.append(c)
+            out.append(Instances.cat(copies))
+        return out
 
     def recognize_gt(self, features: Dict[str, torch.Tensor], targets: List[Instances]):
         """Teacher-forced recognition of the GT instances of a batch.
