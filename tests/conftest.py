@@ -67,3 +67,13 @@ def ic13_datasets_root(tmp_path_factory, shared_eval):
         blank.save(ic13 / "test_images" / f"img_{i}.jpg")
     shutil.copytree(shared_eval / "lexicons" / "icdar2013", root / "lexicons" / "icdar2013")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _dld_d2_logs_reach_caplog():
+    """Tools run in-process call Detectron2's setup_logger(name="dld_d2"), which stops the
+    package's records from propagating to the root logger, where caplog listens."""
+    import logging
+
+    logging.getLogger("dld_d2").propagate = True
+    yield

@@ -1,0 +1,87 @@
+"""Every command in README.md's bash blocks is run here (at small size where it would train).
+
+A README command without an entry in COMMANDS fails the test, so the README cannot show a
+command that no test runs.
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
+# Small-size overrides for commands that train: tiny synthetic splits, 2 iterations, small inputs.
+SMALL = [
+    "DATASETS.TRAIN", '("dld_synthetic_tiny_train",)', "DATASETS.TEST", '("dld_synthetic_tiny_test",)',
+    "INPUT.MIN_SIZE_TRAIN", "(256,)", "INPUT.MAX_SIZE_TRAIN", "320", "INPUT.MIN_SIZE_TEST", "256",
+    "INPUT.MAX_SIZE_TEST", "320", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "2",
+    "SOLVER.WARMUP_ITERS", "0", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu",
+]
+
+
+def readme_commands():
+    text = (REPO / "README.md").read_text()
+    cmds = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            line = line.split(" #")[0].strip()
+            if line and not line.startswith("#"):
+                cmds.append(line)
+    return cmds
+
+
+def _small(cmd, tmp):
+    """The README command as it is run here."""
+    if cmd == "make test":
+        return None  # this very test suite (run by .ci/run)
+    if "git+https://" in cmd:
+        return None  # detectron2 from GitHub: no network here; CI has it built from source
+    if cmd == "make demo":
+        return f'make demo DEMO_OPTS="--config-file {QUICK} --output {tmp}/demo"'
+    args = shlex.split(cmd)
+    # One output folder per config, named after it; weights are read from the folder of the
+    # config they were trained with (configs/eval/* evaluate the teacher.yaml model).
+    config = Path(args[args.index("--config-file") + 1]).stem if "--config-file" in args else ""
+    if args[:2] == ["python", "train_net.py"]:
+        if "--eval-only" in args:
+            i = args.index("MODEL.WEIGHTS")
+            args[i + 1] = str(tmp / "teacher" / "model_final.pth")
+        if "--num-gpus" in args:  # CPU processes here
+            args[args.index("--num-gpus") + 1] = "2" if "synth" in cmd else "1"
+        args += SMALL + ["OUTPUT_DIR", str(tmp / config)]
+    elif args[:2] == ["python", "tools/visualize_data.py"]:
+        args += ["DATASETS.TRAIN", '("dld_synthetic_tiny_train",)']
+        args[args.index("--output-dir") + 1] = str(tmp / "vis")
+    elif args[:2] == ["python", "tools/demo.py"]:
+        args[args.index("--input") + 1] = str(tmp / "vis")
+        args[args.index("--output") + 1] = str(tmp / "spotted")
+        args[args.index("MODEL.WEIGHTS") + 1] = str(tmp / config / "model_final.pth")
+    args[0] = sys.executable if args[0] == "python" else args[0]
+    return shlex.join(args)
+
+
+@pytest.mark.detectron2
+def test_every_readme_command_runs(tmp_path):
+    cmds = readme_commands()
+    assert "make demo" in cmds and "make test" in cmds
+    env = dict(os.environ, DLD_D2_CACHE=str(tmp_path / "cache"), PYTHON=sys.executable)
+    ran = 0
+    # Order matters: training writes the weights that --eval-only and the demo read, and
+    # visualize_data writes the images the demo reads.
+    for cmd in sorted(cmds, key=lambda c: ("demo.py" in c, "--eval-only" in c)):
+        small = _small(cmd, tmp_path)
+        if small is None:
+            continue
+        if "../shared/" in small and not (REPO.parent / "shared").is_dir():
+            pytest.skip("shared/ evaluation data not beside the repository")
+        proc = subprocess.run(small, shell=True, cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert proc.returncode == 0, f"{small}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        ran += 1
+    assert ran == len(cmds) - 2
+    assert (tmp_path / "demo" / "summary.md").is_file()
+    assert list((tmp_path / "spotted").glob("*.json"))
