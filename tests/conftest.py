@@ -77,3 +77,14 @@ def _dld_d2_logs_reach_caplog():
 
     logging.getLogger("dld_d2").propagate = True
     yield
+
+
+@pytest.fixture(scope="session")
+def ic13(shared_eval):
+    """The official IC13 end-to-end GT and the MANGO R50 sample submission (EVAL_SPEC §9)."""
+    from dld_d2.evaluation import read_gt_zip, read_submission_zip
+
+    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"
+    gt, fmt = read_gt_zip(gt_zip)
+    preds = read_submission_zip(shared_eval / "preds" / "mango_r50_ic13_none.zip", gt_zip, fmt)
+    return gt, preds

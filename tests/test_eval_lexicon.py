@@ -16,7 +16,6 @@ from dld_d2.evaluation.lexicon import (
     parse_word_list,
 )
 from dld_d2.evaluation.protocol import ProtocolConfig, evaluate
-from dld_d2.evaluation.submission import read_gt_zip, read_submission_zip
 
 SQ = [0, 0, 10, 0, 10, 10, 0, 10]
 
@@ -187,12 +186,6 @@ def test_missing_lexicon_files_are_named(tmp_path):
 # ------------------------------------------------------------------------------------------
 # EVAL_SPEC §9 lexicon rows (MANGO R50 on IC13, iou 0.1)
 # ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ic13(shared_eval):
-    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"
-    gt, fmt = read_gt_zip(gt_zip)
-    preds = read_submission_zip(shared_eval / "preds" / "mango_r50_ic13_none.zip", gt_zip, fmt)
-    return gt, preds
 
 
 LEX13 = {"generic": "GenericVocabulary.txt", "weak": "ch2_test_vocabulary.txt", "strong": "strong_lexicon.zip"}

@@ -33,12 +33,6 @@ def box(x0, y0, x1, y1):
 # ------------------------------------------------------------------------------------------
 # Official sample (DAVAR MANGO R50 on IC13): EVAL_SPEC §9
 # ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ic13(shared_eval):
-    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"
-    gt, fmt = read_gt_zip(gt_zip)
-    preds = read_submission_zip(shared_eval / "preds" / "mango_r50_ic13_none.zip", gt_zip, fmt)
-    return gt, preds
 
 
 def rounded(d):
