@@ -119,3 +119,24 @@ def test_jittered_copies_multiply_recognition_samples():
     with EventStorage():
         losses = model([inp])
     assert torch.isfinite(losses["loss_att"])
+
+
+def test_loss_weight_and_beam_width_from_config():
+    from detectron2.utils.events import EventStorage
+
+    inp = _input(["Hello"], [[10, 20, 110, 50]])
+    losses = {}
+    for w in ("1.0", "0.5"):
+        model = _model(_cfg(**{"MODEL.TEXT_HEAD.LOSS_WEIGHT": w}))
+        model.train()
+        with EventStorage():
+            losses[w] = float(model([inp])["loss_att"])
+    assert losses["0.5"] == pytest.approx(losses["1.0"] / 2, rel=1e-5)
+
+    model = _model(_cfg(**{"MODEL.TEXT_HEAD.BEAM_WIDTH": "3"}))
+    assert model.roi_heads.beam_width == 3
+    model.roi_heads.box_predictor.test_score_thresh = 0.0
+    model.eval()
+    with torch.no_grad():
+        inst = model([inp])[0]["instances"]
+    assert len(inst.pred_texts) == len(inst) and (inst.rec_scores <= 1).all()
