@@ -136,3 +136,23 @@ def test_score_threshold_and_empty_outputs(ic13_root, tmp_path):
     assert [len(p["instances"]) for p in ev._predictions] == [1, 0]
     res = ev.evaluate()["text_spotting"]
     assert res["e2e_none_recall"] == 0.0 and res["det_precision"] == 0.0
+
+
+def test_from_config_pairs_rule(ic13_root, mango_outputs):
+    from dld_d2.config import get_cfg
+    from dld_d2.evaluation.text_evaluator import TextSpottingEvaluator
+
+    _register(ic13_root, "dld_eval_ic13_test")
+    cfg = get_cfg()
+    cfg.TEST.TEXT.LEXICONS = ("none", "weak")
+    cfg.TEST.TEXT.LEXICON_RULE = "pairs"
+    cfg.TEST.TEXT.IOU_THRESH = 0.1
+    cfg.TEST.TEXT.WORD_SPOTTING = False
+    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.0
+    ev = TextSpottingEvaluator.from_config(cfg, "dld_eval_ic13_test")
+    ev.process(*mango_outputs)
+    res = ev.evaluate()["text_spotting"]
+    assert not any(k.startswith("ws_") or "strong" in k or "generic" in k for k in res)
+    # EVAL_SPEC §9: weak lexicon, pair rule (identity pairs, keep if distance <= 1, else drop).
+    assert res["e2e_weak_hmean"] == pytest.approx(86.98, abs=0.006)
+    assert res["e2e_none_hmean"] == pytest.approx(81.00, abs=0.006)
