@@ -75,10 +75,10 @@ class SyntheticSpec:
     image_sizes: tuple = ((640, 480), (480, 640), (640, 640), (640, 360))  # (width, height)
     regimes: tuple = DEFAULT_REGIMES
     word_length: tuple = (2, 12)
-    p_curved: float = 0.20  # of the words (those with >= 4 characters)
-    p_rotated: float = 0.25  # arbitrary angle in [-max_angle, max_angle]
-    p_vertical: float = 0.05  # 60-90 degrees either way
-    max_angle: float = 45.0
+    p_curved: float = 0.15  # of the words (those with >= 4 characters)
+    p_rotated: float = 0.15  # arbitrary angle in [-max_angle, max_angle]
+    p_vertical: float = 0.03  # 60-90 degrees either way
+    max_angle: float = 30.0
     p_dont_care: float = 0.07
     p_plate: float = 0.25  # words printed on a plain plate (sign-like)
     image_format: str = "jpg"  # "jpg" or "png"
