@@ -28,8 +28,6 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 from dld_d2.utils.env import detectron2_import_error  # noqa: E402
 
-CARE_COLOR = (0.1, 0.8, 0.1)
-DONT_CARE_COLOR = (0.9, 0.2, 0.2)
 
 
 def parse_args(argv=None):
@@ -74,36 +72,30 @@ def _dataset_dicts(cfg, args):
 def draw_annotations(dic, metadata, scale=1.0):
     """A `VisImage` of a dataset dict's polygons and texts on its original image."""
     from detectron2.data import detection_utils as utils
-    from detectron2.utils.visualizer import Visualizer
+
+    from dld_d2.utils.visualizer import draw_text_instances
 
     img = utils.read_image(dic["file_name"], "RGB")
     annos = dic.get("annotations", [])
-    vis = Visualizer(img, metadata=metadata, scale=scale)
-    if not annos:
-        return vis.output
-    polygons = [[np.asarray(p, np.float64) for p in _segmentation(a)] for a in annos]
     labels = [a.get("text", "") if not a.get("iscrowd", 0) else f"### {a.get('text', '')}".strip()
               for a in annos]
-    colors = [DONT_CARE_COLOR if a.get("iscrowd", 0) else CARE_COLOR for a in annos]
-    return vis.overlay_instances(masks=polygons, labels=labels, assigned_colors=colors, alpha=0.3)
+    return draw_text_instances(
+        img, [_segmentation(a) for a in annos], labels,
+        dont_care=[bool(a.get("iscrowd", 0)) for a in annos], metadata=metadata, scale=scale,
+    )
 
 
 def draw_mapped(record, metadata, vocabulary, image_format, scale=1.0):
     """A `VisImage` of a training-mapper output: augmented image, instance polygons and texts."""
     from detectron2.data import detection_utils as utils
-    from detectron2.utils.visualizer import Visualizer
 
-    img = record["image"].permute(1, 2, 0).numpy()
-    img = utils.convert_image_to_rgb(img, image_format)
-    vis = Visualizer(img, metadata=metadata, scale=scale)
+    from dld_d2.utils.visualizer import draw_text_instances
+
+    img = utils.convert_image_to_rgb(record["image"].permute(1, 2, 0).numpy(), image_format)
     inst = record["instances"]
-    if len(inst) == 0:
-        return vis.output
     labels = [vocabulary.decode(row) if row.any() else "∅" for row in inst.gt_texts]
-    return vis.overlay_instances(
-        masks=inst.gt_masks.polygons, labels=labels,
-        assigned_colors=[CARE_COLOR] * len(inst), alpha=0.3,
-    )
+    polygons = inst.gt_masks.polygons if len(inst) else []
+    return draw_text_instances(img, polygons, labels, metadata=metadata, scale=scale)
 
 
 def _segmentation(anno):
