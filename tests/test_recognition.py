@@ -428,3 +428,22 @@ def test_branch_overfits_a_fixed_word():
     branch.eval()
     beam = branch.predict(p2, boxes, masks, beam_width=3)
     assert beam.ids[0, :3].tolist() == word and beam.lengths.item() == 3
+
+
+def test_ctc_loss_known_value_on_uniform_logits():
+    from math import comb, log
+
+    from dld_d2.modeling.recognition import ctc_loss
+
+    # Uniform over C classes for S steps: every one of the C(S + L, 2L) alignments of a label
+    # of L distinct characters has probability C^-S; the loss is divided by L.
+    steps, classes = 33, 97
+    targets = torch.tensor([[0, 5, 7, 1, 0, 0], [0, 9, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    logits = torch.zeros(3, steps, classes, requires_grad=True)
+    expected = [(steps * log(classes) - log(comb(steps + 2, 4))) / 2,
+                steps * log(classes) - log(comb(steps + 1, 2))]
+    loss = ctc_loss(logits, targets)  # the empty third row (an OOV word) is left out
+    assert float(loss) == pytest.approx(sum(expected) / 2, rel=1e-5)
+    loss.backward()
+    assert logits.grad[2].abs().sum() == 0 and logits.grad[0].abs().sum() > 0
+    assert float(ctc_loss(torch.zeros(0, steps, classes), targets[:0])) == 0.0

@@ -51,8 +51,10 @@ def test_training_losses_with_and_without_text():
     batch = [_input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 300, 140]]), _input([], [])]
     with EventStorage():
         losses = model(batch)
+        # loss_ctc: the CPU configs' auxiliary CTC loss (MODEL.TEXT_HEAD.AUX_CTC_WEIGHT 1).
         assert set(losses) == {
-            "loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask", "loss_att"
+            "loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask", "loss_att",
+            "loss_ctc",
         }
         assert all(torch.isfinite(v) for v in losses.values())
         # An untrained decoder is close to uniform over the 97 classes: CE ≈ ln 97.
@@ -140,3 +142,23 @@ def test_loss_weight_and_beam_width_from_config():
     with torch.no_grad():
         inst = model([inp])[0]["instances"]
     assert len(inst.pred_texts) == len(inst) and (inst.rec_scores <= 1).all()
+
+
+def test_auxiliary_ctc_loss_is_optional_and_weighted():
+    from detectron2.utils.events import EventStorage
+
+    inp = _input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 300, 140]])
+    off = _model(_cfg(**{"MODEL.TEXT_HEAD.AUX_CTC_WEIGHT": "0.0"}))
+    assert off.roi_heads.rec_branch.ctc_head is None
+    off.train()
+    with EventStorage():
+        assert "loss_ctc" not in off([inp])
+    values = {}
+    for w in ("1.0", "0.5"):
+        model = _model(_cfg(**{"MODEL.TEXT_HEAD.AUX_CTC_WEIGHT": w}))
+        model.train()
+        torch.manual_seed(0)
+        with EventStorage():
+            values[w] = float(model([inp])["loss_ctc"])
+    assert values["1.0"] > 1.0  # an untrained classifier over 97 classes
+    assert values["0.5"] == pytest.approx(values["1.0"] / 2, rel=1e-5)

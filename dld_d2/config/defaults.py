@@ -28,6 +28,57 @@ def add_dld_config(cfg):
     # per image for little compute (CPU configs); 0 = the paper's recipe.
     cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES = 0
     cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO = 0.1
+    # Training only: weight of an auxiliary CTC loss (`loss_ctc`) on the BiLSTM context
+    # features, through a linear per-position classifier that inference never uses. It gives
+    # the encoder a per-position signal before the attention decoder has learnt to align
+    # (joint CTC-attention training; CPU configs). 0 = the paper's recipe.
+    cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT = 0.0
+
+    # ---------------------------------------------------------------------------------------------
+    # Dynamic Low-Resolution Distillation (META_ARCHITECTURE "DLDSpotter"), DLD_SPEC §2–3
+    # ---------------------------------------------------------------------------------------------
+    cfg.MODEL.DLD = CN()
+    # Checkpoint of a trained TextSpotter: loaded into the frozen teacher and, as its
+    # initialisation, into the student when the model is built. MODEL.WEIGHTS (a DLD checkpoint,
+    # or a plain spotter checkpoint, which then loads into both) is loaded after it.
+    cfg.MODEL.DLD.TEACHER_WEIGHTS = ""
+    # Candidate down-sampling factors of the short side of the teacher-view image.
+    cfg.MODEL.DLD.SCALES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    # How the student's scale is chosen: "learned" (the resolution selector, DLD), "fixed"
+    # (always FIXED_SCALE: the fixed-low-scale baseline, no selector) or "random" (a uniformly
+    # random candidate per image, the reference code's no-selector ablation).
+    cfg.MODEL.DLD.SCALE_POLICY = "learned"
+    # The factor used by SCALE_POLICY "fixed".
+    cfg.MODEL.DLD.FIXED_SCALE = 0.5
+    # Channel widths of the selector's stem and four residual blocks (the paper's network).
+    cfg.MODEL.DLD.SELECTOR_WIDTHS = (32, 32, 64, 128, 256)
+    # Gumbel-softmax temperature at epoch e: TAU0 * TAU_DECAY ** e (constant within an epoch).
+    cfg.MODEL.DLD.TAU0 = 5.0
+    cfg.MODEL.DLD.TAU_DECAY = 0.965
+    # Iterations per epoch for the temperature; 0 = ceil(#training images / SOLVER.IMS_PER_BATCH).
+    cfg.MODEL.DLD.ITERS_PER_EPOCH = 0
+    # γ of the cost penalty γ · mean_b Σ_i cost_i · h_b,i (0.1 and 0.3 in the paper's models).
+    cfg.MODEL.DLD.PENALTY_WEIGHT = 0.1
+    # cost_i = scale_i ** PENALTY_EXPONENT (the reference code) unless PENALTY_COSTS gives one
+    # relative cost per scale (the paper's FLOPs-table form, e.g. GFLOPs / teacher GFLOPs).
+    cfg.MODEL.DLD.PENALTY_EXPONENT = 1.5
+    cfg.MODEL.DLD.PENALTY_COSTS = ()
+    # Selector loss: "ce" (the code: CE to the GT text of the decision-weighted student logits)
+    # or "kl" (the paper: KL from the teacher's distributions); its weight.
+    cfg.MODEL.DLD.SELECTOR_LOSS = "ce"
+    cfg.MODEL.DLD.SELECTOR_LOSS_WEIGHT = 1.0
+    # Test-time decision: "argmax" (deterministic) or "sample" (the reference code's τ=1 draw).
+    cfg.MODEL.DLD.TEST_SELECTION = "argmax"
+    # Long-side caps of the student's low-resolution view in training and at test (DLD_SPEC §3.5).
+    cfg.MODEL.DLD.TRAIN_MAX_SIZE = 1600
+    cfg.MODEL.DLD.TEST_MAX_SIZE = 3000
+    # Distillation of the recognition branch: sequence KD over the teacher's top-k beam paths,
+    # and L2 on the RoI and context features.
+    cfg.MODEL.DLD.KD_SEQ_WEIGHT = 1.0
+    cfg.MODEL.DLD.KD_SEQ_TOPK = 1
+    cfg.MODEL.DLD.KD_SEQ_BEAM_WIDTH = 5
+    cfg.MODEL.DLD.KD_ROI_WEIGHT = 1.0
+    cfg.MODEL.DLD.KD_CONTEXT_WEIGHT = 1.0
 
     # ---------------------------------------------------------------------------------------------
     # Solver
@@ -82,3 +133,6 @@ def add_dld_config(cfg):
     cfg.TEST.TEXT.LEXICON_RULE = "davar"
     # Also score word spotting (care words of >= 3 letters only) besides end-to-end.
     cfg.TEST.TEXT.WORD_SPOTTING = True
+    # Count each test image's inference GFLOPs with fvcore (the model is traced once more per
+    # image) so that the evaluator reports mean_gflops.
+    cfg.TEST.TEXT.COUNT_FLOPS = False

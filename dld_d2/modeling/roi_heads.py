@@ -9,7 +9,13 @@ from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
 from detectron2.structures import Boxes, Instances, polygons_to_bitmask
 
 from ..data.vocabulary import Vocabulary
-from .recognition import FEATURE_STRIDE, RecognitionBranch, RecognitionOutputs, recognition_loss
+from .recognition import (
+    FEATURE_STRIDE,
+    RecognitionBranch,
+    RecognitionOutputs,
+    ctc_loss,
+    recognition_loss,
+)
 
 
 def rasterize_gt_masks(instances: Instances, height: int, width: int, stride: int) -> torch.Tensor:
@@ -47,6 +53,7 @@ class TextSpottingROIHeads(StandardROIHeads):
         mask_threshold: float = 0.5,
         train_jitter_copies: int = 0,
         train_jitter_ratio: float = 0.1,
+        aux_ctc_weight: float = 0.0,
         **kwargs,
     ):
         """
@@ -61,6 +68,8 @@ class TextSpottingROIHeads(StandardROIHeads):
                 boxes jittered by up to `train_jitter_ratio` of their size per side: more
                 recognition samples per image for little compute, and boxes as imprecise as the
                 predicted ones read at inference (0 = the paper's recipe).
+            aux_ctc_weight: weight of `loss_ctc`, an auxiliary CTC loss on the context features
+                (needs a branch built with `aux_ctc=True`; 0 = the paper's recipe).
             kwargs: the arguments of `StandardROIHeads`.
         """
         super().__init__(**kwargs)
@@ -74,6 +83,9 @@ class TextSpottingROIHeads(StandardROIHeads):
         self.mask_threshold = mask_threshold
         self.train_jitter_copies = train_jitter_copies
         self.train_jitter_ratio = train_jitter_ratio
+        if aux_ctc_weight > 0 and rec_branch.ctc_head is None:
+            raise ValueError("aux_ctc_weight > 0 needs a RecognitionBranch built with aux_ctc=True")
+        self.aux_ctc_weight = aux_ctc_weight
 
     @classmethod
     def from_config(cls, cfg, input_shape):
@@ -91,6 +103,7 @@ class TextSpottingROIHeads(StandardROIHeads):
                 channels=cfg.MODEL.TEXT_HEAD.CONV_DIM,
                 in_channels=input_shape[in_feature].channels,
                 max_text_len=cfg.MODEL.TEXT_HEAD.MAX_TEXT_LEN,
+                aux_ctc=cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT > 0,
             ),
             rec_in_feature=in_feature,
             vocabulary=vocab,
@@ -98,6 +111,7 @@ class TextSpottingROIHeads(StandardROIHeads):
             beam_width=cfg.MODEL.TEXT_HEAD.BEAM_WIDTH,
             train_jitter_copies=cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES,
             train_jitter_ratio=cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO,
+            aux_ctc_weight=cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT,
         )
         return ret
 
@@ -119,10 +133,22 @@ class TextSpottingROIHeads(StandardROIHeads):
     def forward(self, images, features, proposals, targets=None):
         if not self.training:
             return super().forward(images, features, proposals, targets)
-        proposals, losses = super().forward(images, features, proposals, targets)
+        proposals, losses = self.forward_detection(images, features, proposals, targets)
         outputs, text_targets = self.recognize_gt(features, self._with_jittered_copies(targets))
-        losses["loss_att"] = recognition_loss(outputs.logits, text_targets) * self.rec_loss_weight
+        losses.update(self.recognition_losses(outputs, text_targets))
         return proposals, losses
+
+    def forward_detection(self, images, features, proposals, targets):
+        """Training: the box and mask losses of `StandardROIHeads` only (no recognition)."""
+        return super().forward(images, features, proposals, targets)
+
+    def recognition_losses(self, outputs: RecognitionOutputs, text_targets: torch.Tensor):
+        """`loss_att` (and `loss_ctc` when enabled) of teacher-forced GT recognition outputs."""
+        losses = {"loss_att": recognition_loss(outputs.logits, text_targets) * self.rec_loss_weight}
+        if self.aux_ctc_weight > 0:
+            ctc_logits = self.rec_branch.ctc_head(outputs.context)
+            losses["loss_ctc"] = ctc_loss(ctc_logits, text_targets) * self.aux_ctc_weight
+        return losses
 
     def _with_jittered_copies(self, targets: List[Instances]) -> List[Instances]:
         if self.train_jitter_copies <= 0:
@@ -164,7 +190,7 @@ class TextSpottingROIHeads(StandardROIHeads):
         p2 = features[self.rec_in_feature]
         masks = [
             paste_masks_in_image(
-                x.pred_masks[:, 0], x.pred_boxes, x.image_size, threshold=self.mask_threshold
+                x.pred_masks[:, 0], x.pred_boxes.tensor, x.image_size, threshold=self.mask_threshold
             )
             for x in instances
         ]

@@ -7,7 +7,7 @@ from .attention_decoder import EOS_ID, GO_ID, AttentionCell, AttentionDecoder, D
 from .beam_search import beam_search_fixed_rows
 from .branch import RecognitionBranch, RecognitionOutputs
 from .encoder import SEQUENCE_LENGTH, LightCRNN
-from .losses import feature_kd_loss, recognition_loss, sequence_kd_loss, teacher_paths
+from .losses import ctc_loss, feature_kd_loss, recognition_loss, sequence_kd_loss, teacher_paths
 from .masked_roi import FEATURE_STRIDE, ROI_SIZE, MaskedRoIExtractor, masked_roi_features
 from .sequence import BidirectionalLSTM, SequenceModule
 from .weight_init import init_recognition_weights
@@ -28,6 +28,7 @@ __all__ = [
     "SEQUENCE_LENGTH",
     "SequenceModule",
     "beam_search_fixed_rows",
+    "ctc_loss",
     "decode_greedy",
     "feature_kd_loss",
     "init_recognition_weights",

@@ -31,10 +31,12 @@ class RecognitionBranch(nn.Module):
             BiLSTM hidden per direction and output, decoder hidden).
         in_channels: channels of the P2 input (default: `channels`).
         max_text_len: longest text; the decoder runs max_text_len + 1 steps.
+        aux_ctc: also build `ctc_head`, a per-position classifier of the context features for
+            an auxiliary CTC loss in training (not part of DLD_SPEC; inference never uses it).
     """
 
     def __init__(self, num_classes: int = 97, channels: int = 256, in_channels: Optional[int] = None,
-                 max_text_len: int = 32):
+                 max_text_len: int = 32, aux_ctc: bool = False):
         super().__init__()
         in_channels = channels if in_channels is None else in_channels
         self.num_classes = num_classes
@@ -45,6 +47,7 @@ class RecognitionBranch(nn.Module):
         self.encoder = LightCRNN(channels, channels)
         self.sequence = SequenceModule(channels, channels, num_blocks=2)
         self.decoder = AttentionDecoder(channels, channels, num_classes, self.num_steps)
+        self.ctc_head = nn.Linear(channels, num_classes) if aux_ctc else None
 
     def _empty_outputs(self, p2: torch.Tensor) -> RecognitionOutputs:
         # Zero-size outputs that still hang off every parameter, so that a loss built from them

@@ -32,6 +32,29 @@ def recognition_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return total / count
 
 
+def ctc_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Auxiliary CTC loss over a per-position classification of the context features.
+
+    logits: (N, S, C) one distribution per encoder position (S = 33); targets: (N, L) rows
+    [GO], c1..cn, [EOS], pads — the characters (ids ≥ 2) are the CTC labels and id 0, never a
+    character, is the blank. Mean over instances of the per-instance loss divided by its
+    length (PyTorch's "mean"); words longer than S positions contribute zero (zero_infinity).
+    """
+    n, steps, _ = logits.shape
+    chars = targets[:, 1:].to(logits.device)
+    lengths = (chars >= 2).sum(1)
+    if n == 0 or int(lengths.sum()) == 0:
+        return logits.sum() * 0
+    labels = chars[chars >= 2]  # concatenated, in row order: characters come before EOS
+    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (S, N, C)
+    input_lengths = torch.full((n,), steps, dtype=torch.long, device=logits.device)
+    keep = lengths > 0
+    if not bool(keep.all()):
+        log_probs, input_lengths = log_probs[:, keep], input_lengths[keep]
+    return F.ctc_loss(log_probs, labels, input_lengths, lengths[keep], blank=0,
+                      reduction="mean", zero_infinity=True)
+
+
 def teacher_paths(teacher_logits: torch.Tensor, topk: int = 1, beam_width: int = 5):
     """Pseudo labels of sequence KD: the teacher's top-k beam paths over its fixed per-step
     distributions. Returns paths (N, k, T) and lengths (N, k) (tokens incl. final EOS)."""
