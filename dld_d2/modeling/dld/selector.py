@@ -1,0 +1,73 @@
+"""Dynamic Resolution Selector (DLD_SPEC §2): a small ResNet-like classifier over the candidate
+scales, and the hard decisions taken from its logits."""
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+DEFAULT_WIDTHS = (32, 32, 64, 128, 256)
+
+
+class _BasicBlock(nn.Module):
+    """conv3×3/2+BN+ReLU → conv3×3+BN, plus a conv1×1/2+BN shortcut (always, even when the
+    widths match), summed then ReLU. Attribute names follow DAVAR's `BasicBlock`."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=2)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.bn3(self.downsample(x)))
+
+
+class ResolutionSelector(nn.Module):
+    """Normalized images (B, 3, H, W) → scale logits (B, num_scales); output stride 32.
+
+    widths: (stem, block1, block2, block3, block4) channels. Attribute names follow DAVAR's
+    `ResolutionSelector` so converted checkpoints load unchanged (its max-pool is never used and
+    has no parameters, so it is left out). Default PyTorch initialisation, as in the code.
+    """
+
+    def __init__(self, num_scales: int = 6, widths: Sequence[int] = DEFAULT_WIDTHS):
+        super().__init__()
+        if len(widths) != 5:
+            raise ValueError(f"widths needs 5 entries (stem + 4 blocks), got {tuple(widths)}")
+        self.num_scales = num_scales
+        self.widths = tuple(widths)
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.bs1 = _BasicBlock(widths[0], widths[1])
+        self.bs2 = _BasicBlock(widths[1], widths[2])
+        self.bs3 = _BasicBlock(widths[2], widths[3])
+        self.bs4 = _BasicBlock(widths[3], widths[4])
+        self.fc = nn.Linear(widths[4], num_scales)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(images)))
+        x = self.bs4(self.bs3(self.bs2(self.bs1(x))))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def select_scales(logits: torch.Tensor, tau: float = 1.0, mode: str = "argmax") -> torch.Tensor:
+    """One-hot scale decisions (B, K) from selector logits (B, K).
+
+    mode "gumbel" (training): hard Gumbel-softmax at temperature `tau`, straight-through
+    gradient to the logits. "argmax" (inference default, DLD_SPEC §7 #4): deterministic.
+    "sample" (inference as released): a hard Gumbel sample at τ = 1 — τ does not change which
+    class wins, so this is a draw from softmax(logits).
+    """
+    if mode == "gumbel":
+        return F.gumbel_softmax(logits, tau=tau, hard=True)
+    if mode == "sample":
+        return F.gumbel_softmax(logits, tau=1.0, hard=True)
+    if mode == "argmax":
+        return F.one_hot(logits.argmax(dim=-1), logits.shape[-1]).to(logits.dtype)
+    raise ValueError(f"unknown selection mode {mode!r}; expected 'gumbel', 'argmax' or 'sample'")
