@@ -1,0 +1,175 @@
+"""FLOPs of a model's real inference path, counted by fvcore (DLD_SPEC §4.4).
+
+Unit: **fvcore GFLOPs (= GMACs)**: fvcore counts one multiply-add as one flop; counts are divided
+by 1e9. (The DLD paper's "G" divides the same count by 2**30, i.e. its numbers are 7 % smaller.)
+
+Each image is traced on its own (batch 1) through the model's usual `forward` in eval mode, so
+the count covers what inference really ran on that image: for `TextSpotter` the backbone, FPN,
+RPN, box and mask heads on the actual proposals and the recognition branch on the actual
+detections; for a DLD model the selector, the resize and the student at the chosen scale
+(work whose results reach only Python values, such as the selector's logits behind the chosen
+scale, is counted too: see `_KeepAlive`).
+
+Counted: convolutions, linear layers and matrix products (including the LSTM and LSTMCell gates,
+see `lstm_flop_jit`), normalisation, upsampling, grid sampling. Not counted (fvcore/Detectron2
+convention, all small next to the convolutions): element-wise ops and activations, RoIAlign, NMS,
+top-k, the masked RoI gather of the recognition branch, and Detectron2's mask pasting (a scripted
+function, opaque to the trace). `FlopCount.uncounted_ops` lists what a trace left out.
+"""
+import math
+from typing import Dict, List, NamedTuple
+
+import torch
+import torch.nn as nn
+from fvcore.nn.jit_handles import get_shape
+
+__all__ = ["FlopCount", "FlopCountingModel", "count_inference", "inference_gflops", "lstm_flop_jit"]
+
+
+def lstm_flop_jit(inputs, outputs) -> int:
+    """fvcore handle for `aten::lstm` (fvcore has none; nn.LSTM would count as zero).
+
+    MACs = (time steps × batch) × Σ numel(W) over the 2-D weights of the parameter list, i.e.
+    per layer and direction W_ih (4H × input), W_hh (4H × H_out) and, with `proj_size`, W_hr
+    (P × H): the gate and projection matrix products, one multiply-add per weight per step. This
+    is the convention of fvcore's `linear` handle and what the tracer yields for `nn.LSTMCell`
+    (decomposed into linears): bias adds and the gates' element-wise ops are not counted.
+    Handles both overloads (padded input, and packed data + batch sizes).
+    """
+    # Padded input (T, N, I) / (N, T, I) / (T, I), or packed data (ΣT, I): all rows are steps.
+    steps = math.prod(get_shape(inputs[0])[:-1])
+    # The weights are the last List[Tensor] argument (the hidden state (h0, c0) is the first).
+    params = [v for v in inputs if isinstance(v.type(), torch._C.ListType)][-1]
+    shapes = [get_shape(p) for p in params.node().inputs()]
+    return steps * sum(math.prod(s) for s in shapes if len(s) == 2)
+
+
+class FlopCount(NamedTuple):
+    """The count of one image's inference.
+
+    gflops: fvcore GFLOPs (= GMACs) of the whole forward.
+    by_module: GFLOPs per submodule name ("" = the model, "backbone", "roi_heads.rec_branch").
+    uncounted_ops: ops of the trace without a flop handle (beyond the element-wise ops that
+        Detectron2 ignores on purpose), with their number of calls.
+    output: the model's output dict for the image from the traced run, so its "scale" and
+        "input_size" are those of this count (sizes may be tensors there, not tuples).
+    """
+
+    gflops: float
+    by_module: Dict[str, float]
+    uncounted_ops: Dict[str, int]
+    output: Dict
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        return model.module
+    return model
+
+
+def _tensors(x):
+    if isinstance(x, torch.Tensor):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _tensors(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _tensors(v)
+
+
+class _KeepAlive(nn.Module):
+    """Runs `model` and also returns one element of every tensor output of its submodules.
+
+    The tracer drops computations whose results reach only Python values (dead code for the
+    graph), e.g. a DLD selector whose logits become a chosen scale through argmax: they ran, so
+    they must count. One element per output is enough to keep them in the graph; it is copied
+    (`cat`, an op fvcore ignores, like `reshape` and the slice) so that the full outputs are
+    still freed as usual. `outputs` holds the model's own outputs of the last call.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.outputs = None
+
+    def forward(self, batched_inputs):
+        kept = []
+
+        def keep(module, args, out):
+            kept.extend(torch.cat([t.reshape(-1)[:1]]) for t in _tensors(out) if t.numel())
+
+        hooks = [m.register_forward_hook(keep) for m in self.model.modules()]
+        try:
+            self.outputs = self.model(batched_inputs)
+        finally:
+            for h in hooks:
+                h.remove()
+        return self.outputs, kept
+
+
+def count_inference(model: nn.Module, batched_inputs: List[Dict]) -> List[FlopCount]:
+    """Trace the model's inference on each image of `batched_inputs` alone; one `FlopCount` each.
+
+    The model runs in eval mode under no_grad; the train/eval mode of each of its submodules is
+    restored afterwards (a frozen DLD teacher stays in eval mode in a training model).
+    """
+    # Imported here: the LSTM handle above works without detectron2.
+    from detectron2.utils.analysis import FlopCountAnalysis
+
+    model = _unwrap(model)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    traced = _KeepAlive(model)
+    # Module names as fvcore sees them: Detectron2's TracingAdapter holds `traced` as "model".
+    prefix = "model.model"
+    counts = []
+    try:
+        for inp in batched_inputs:
+            with torch.no_grad():
+                fca = FlopCountAnalysis(traced, [inp]).set_op_handle("aten::lstm", lstm_flop_jit)
+                fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+                # Tracer warnings (Python values, data-dependent shapes) are expected here.
+                fca.tracer_warnings("none")
+                total = fca.total()
+                by_module = {
+                    name[len(prefix) + 1:]: v / 1e9
+                    for name, v in fca.by_module().items()
+                    if name == prefix or name.startswith(prefix + ".")
+                }
+                uncounted = dict(fca.unsupported_ops())
+            counts.append(FlopCount(total / 1e9, by_module, uncounted, traced.outputs[0]))
+    finally:
+        for m, training in modes:
+            m.training = training
+    return counts
+
+
+def inference_gflops(model: nn.Module, batched_inputs: List[Dict]) -> List[float]:
+    """fvcore GFLOPs (= GMACs) of the model's real inference on each image (batch 1, eval mode).
+
+    See the module docstring for what is counted.
+    """
+    return [c.gflops for c in count_inference(model, batched_inputs)]
+
+
+class FlopCountingModel(nn.Module):
+    """Wraps a model for evaluation: each output dict gains "gflops" (`inference_gflops`).
+
+    Every batch runs the wrapped model twice: once as usual (the outputs returned are its own,
+    untouched by tracing) and once traced, image by image, for the count. Meant for evaluation
+    runs that report mean GFLOPs per image, not for latency. A DLD selector that samples its
+    scale may choose differently in the two runs: count with argmax selection (the default).
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batched_inputs: List[Dict]) -> List[Dict]:
+        if self.training:
+            raise RuntimeError("FlopCountingModel counts inference: call .eval() first")
+        outputs = self.model(batched_inputs)
+        for out, gflops in zip(outputs, inference_gflops(self.model, batched_inputs)):
+            out["gflops"] = gflops
+        return outputs
