@@ -4,6 +4,8 @@
     python train_net.py --config-file configs/teacher.yaml --num-gpus 8
     python train_net.py --config-file configs/teacher.yaml --eval-only MODEL.WEIGHTS model.pth
     python train_net.py --config-file configs/synth/teacher_cpu.yaml --num-gpus 2 MODEL.DEVICE cpu
+    python train_net.py --config-file configs/distill.yaml --num-gpus 8 \
+        MODEL.DLD.TEACHER_WEIGHTS output/teacher/model_final.pth
 
 Without CUDA, `--num-gpus N` starts N CPU processes that train together over gloo.
 """
@@ -14,16 +16,20 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog, build_detection_test_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run from a checkout, uninstalled
 from dld_d2.config import get_cfg  # noqa: E402  (importing dld_d2 registers its components)
 from dld_d2.data.build import build_text_train_loader  # noqa: E402
 from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper  # noqa: E402
 from dld_d2.engine import build_optimizer, cpu_ddp_support  # noqa: E402
+from dld_d2.utils.flops import FlopCountingModel  # noqa: E402
 
 
 class Trainer(DefaultTrainer):
-    """DefaultTrainer with text-spotting data, evaluation and optimizer; CPU DDP enabled."""
+    """DefaultTrainer with text-spotting data, evaluation (optionally with GFLOPs) and
+    optimizer; CPU DDP enabled."""
 
     def __init__(self, cfg):
         with cpu_ddp_support():
@@ -55,6 +61,13 @@ class Trainer(DefaultTrainer):
     def build_optimizer(cls, cfg, model):
         return build_optimizer(cfg, model)
 
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        # TEST.TEXT.COUNT_FLOPS: each output also carries its fvcore GFLOPs (mean_gflops).
+        if cfg.TEST.TEXT.COUNT_FLOPS:
+            model = FlopCountingModel(model)
+        return super().test(cfg, model, evaluators)
+
 
 def setup(args):
     cfg = get_cfg()
@@ -62,6 +75,8 @@ def setup(args):
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     default_setup(cfg, args)
+    # dld_d2's own messages (skipped annotations, checkpoint parts, …) in the console and log.txt.
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="dld_d2")
     return cfg
 
 

@@ -30,10 +30,11 @@ def test_config_loads_and_builds(path):
     assert type(model).__name__ == cfg.MODEL.META_ARCHITECTURE
 
 
-def test_paper_teacher_config_trains_one_iteration(tmp_path):
+@pytest.mark.parametrize("path", ["configs/teacher.yaml", "configs/distill.yaml"])
+def test_paper_config_trains_one_iteration(path, tmp_path):
     env = dict(os.environ, DLD_D2_CACHE=str(tmp_path / "cache"))
     proc = subprocess.run(
-        [sys.executable, "train_net.py", "--config-file", "configs/teacher.yaml",
+        [sys.executable, "train_net.py", "--config-file", path,
          "DATASETS.TRAIN", '("dld_synthetic_tiny_train",)', "DATASETS.TEST", "()",
          "INPUT.MIN_SIZE_TRAIN", "(256,)", "INPUT.MAX_SIZE_TRAIN", "320",
          "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "1", "SOLVER.WARMUP_ITERS", "0",
@@ -42,3 +43,16 @@ def test_paper_teacher_config_trains_one_iteration(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "out" / "model_final.pth").is_file()
+
+
+def test_distill_schedule_is_the_papers():
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(str(REPO / "configs/distill.yaml"))
+    epoch = 396  # ceil(9,484 images / 24)
+    assert cfg.SOLVER.MAX_ITER == 50 * epoch and cfg.SOLVER.STEPS == (30 * epoch, 40 * epoch)
+    assert cfg.SOLVER.WARMUP_ITERS == 0 and cfg.SOLVER.CLIP_GRADIENTS.CLIP_VALUE == 35.0
+    assert cfg.MODEL.DLD.PENALTY_WEIGHT == 0.1 and cfg.INPUT.MIN_SIZE_TRAIN == (896,)
+    cfg.merge_from_file(str(REPO / "configs/distill_gamma0.3.yaml"))
+    assert cfg.MODEL.DLD.PENALTY_WEIGHT == 0.3

@@ -96,3 +96,31 @@ def test_synthetic_demo_with_given_teacher_weights(trained, env, tmp_path):
     assert "| det P |" in log  # the summary table is printed
     assert len(list((tmp_path / "demo").glob("*.json"))) == 2
     assert not (tmp_path / "teacher" / "model_final.pth").exists()  # nothing was trained
+
+
+DLD_QUICK = "configs/quick_schedules/dld_instant_test.yaml"
+
+
+def test_distill_from_the_teacher_quick_schedule_then_eval_only(trained, env, tmp_path):
+    teacher, _ = trained
+    out = tmp_path / "dld"
+    log = _run(["train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(out),
+                "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth")], env)
+    assert "Loading a DLD checkpoint" not in log  # built from the plain teacher checkpoint
+    metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
+    train = [m for m in metrics if "loss_kd_seq" in m]
+    assert {"loss_rs", "loss_penalty", "loss_kd_roi", "loss_kd_context", "dld/tau"} <= set(train[0])
+    assert train[-1]["iteration"] == 3
+    # Temperature: 5 · 0.965^(iteration // 2) with ITERS_PER_EPOCH 2.
+    assert train[-1]["dld/tau"] == pytest.approx(5 * 0.965)
+
+    # --eval-only from the DLD checkpoint, without the teacher's weights: the efficiency figures.
+    log = _run(["train_net.py", "--config-file", DLD_QUICK, "--eval-only", "OUTPUT_DIR",
+                str(tmp_path / "eval"), "MODEL.WEIGHTS", str(out / "model_final.pth")], env)
+    assert "Loading a DLD checkpoint holding: teacher, student, selector" in log
+    res = json.loads((tmp_path / "eval" / "inference" / "dld_synthetic_tiny_test"
+                      / "text_results.json").read_text())["text_spotting"]
+    assert res["mean_gflops"] > 0
+    assert 0.3 * 256 - 1 <= res["mean_input_short_side"] <= 0.8 * 256
+    shares = [v for k, v in res.items() if k.startswith("scale_")]
+    assert sum(shares) == pytest.approx(100.0)

@@ -121,6 +121,8 @@ class TextSpottingEvaluator(DatasetEvaluator):
                 record["input_size"] = [int(v) for v in out["input_size"]]
             if "gflops" in out:
                 record["gflops"] = float(out["gflops"])
+            if "scale" in out:
+                record["scale"] = float(out["scale"])
             self._predictions.append(record)
 
     def evaluate(self):
@@ -189,5 +191,11 @@ class TextSpottingEvaluator(DatasetEvaluator):
         gflops = [p["gflops"] for p in predictions if "gflops" in p]
         if gflops:
             res["mean_gflops"] = float(np.mean(gflops))
+        scales = [p["scale"] for p in predictions if "scale" in p]
+        if scales:
+            # A DLD model: the share of images at each chosen scale ("scale_0.5": 30.0 = 30 %).
+            res["mean_scale"] = float(np.mean(scales))
+            for s in sorted(set(scales)):
+                res[f"scale_{s:g}"] = 100.0 * scales.count(s) / len(scales)
         logger.info("Text spotting results on %s: %s", self._dataset_name, dict(res))
         return {"text_spotting": res}

@@ -2,5 +2,6 @@
 from ..utils.env import detectron2_available
 
 if detectron2_available():
+    from .dld_spotter import DLDSpotter  # noqa: F401
     from .roi_heads import TextSpottingROIHeads  # noqa: F401
     from .text_spotter import TextSpotter  # noqa: F401

@@ -1,0 +1,368 @@
+"""`DLDSpotter`: frozen high-resolution teacher, low-resolution student and resolution selector."""
+import contextlib
+import logging
+import math
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import configurable
+from detectron2.data import DatasetCatalog
+from detectron2.modeling import META_ARCH_REGISTRY
+from detectron2.utils.events import get_event_storage
+
+from .dld import (
+    ResolutionSelector,
+    combine_scale_logits,
+    epoch_of,
+    iters_per_epoch,
+    lowres_view,
+    resolution_penalty,
+    scale_short_sides,
+    select_scales,
+    temperature,
+)
+from .recognition import feature_kd_loss, recognition_loss, sequence_kd_loss
+from .text_spotter import TextSpotter, text_postprocess
+
+logger = logging.getLogger(__name__)
+
+#: Prefixes of the three parts of a DLD state dict.
+PARTS = ("teacher", "student", "selector")
+
+
+def checkpoint_parts(state_dict) -> List[str]:
+    """Which DLD parts a state dict holds; [] for a plain spotter checkpoint."""
+    return [p for p in PARTS if any(k.startswith(p + ".") for k in state_dict)]
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module):
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+@META_ARCH_REGISTRY.register()
+class DLDSpotter(nn.Module):
+    """Dynamic Low-Resolution Distillation (DLD_SPEC §2–3).
+
+    Training (inputs at the teacher view): the frozen teacher reads the GT words (no grad); the
+    selector picks one scale per image by hard Gumbel-softmax; `loss_rs` scores that choice by
+    the student's (no-grad) recognition at every candidate scale; `loss_penalty` charges its
+    cost; the student trains at the chosen scale with its own losses plus sequence, RoI-feature
+    and context-feature distillation. Inference: selector on the test view, then the student
+    alone at the chosen scale. Outputs carry `scale` and `input_size` per image.
+
+    State dict: `teacher.*`, `student.*`, `selector.*`. A plain TextSpotter checkpoint loads
+    into teacher and student both; a DLD checkpoint may lack the teacher (inference).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        teacher: TextSpotter,
+        student: TextSpotter,
+        selector: Optional[ResolutionSelector],
+        scales,
+        scale_policy: str = "learned",
+        fixed_scale: float = 0.5,
+        tau0: float = 5.0,
+        tau_decay: float = 0.965,
+        iters_per_epoch: int = 0,
+        train_datasets=(),
+        ims_per_batch: int = 1,
+        penalty_weight: float = 0.1,
+        penalty_exponent: float = 1.5,
+        penalty_costs=(),
+        selector_loss: str = "ce",
+        selector_loss_weight: float = 1.0,
+        test_selection: str = "argmax",
+        train_max_size: int = 1600,
+        test_max_size: int = 3000,
+        kd_seq_weight: float = 1.0,
+        kd_seq_topk: int = 1,
+        kd_seq_beam_width: int = 5,
+        kd_roi_weight: float = 1.0,
+        kd_context_weight: float = 1.0,
+    ):
+        """
+        Args:
+            teacher, student: two TextSpotters of the same architecture; the teacher is frozen.
+            selector: the resolution selector (None unless scale_policy is "learned").
+            scales: candidate factors of the teacher-view short side.
+            scale_policy: "learned" | "fixed" (always `fixed_scale`) | "random".
+            tau0, tau_decay, iters_per_epoch: Gumbel temperature tau0 · tau_decay^epoch; with
+                iters_per_epoch 0 it is ceil(#images of `train_datasets` / `ims_per_batch`),
+                counted at the first training step (evaluation never loads training data).
+            penalty_weight, penalty_exponent, penalty_costs: the cost penalty (γ, s^1.5 or a table).
+            selector_loss: "ce" (code) or "kl" (paper); selector_loss_weight its weight.
+            test_selection: "argmax" or "sample".
+            train_max_size, test_max_size: long-side caps of the low-resolution view.
+            kd_*: weights of the distillation terms, top-k and beam width of sequence KD.
+        """
+        super().__init__()
+        if scale_policy not in ("learned", "fixed", "random"):
+            raise ValueError(f"MODEL.DLD.SCALE_POLICY={scale_policy!r}: learned, fixed or random")
+        if (selector is None) != (scale_policy != "learned"):
+            raise ValueError("a selector is needed exactly when scale_policy is 'learned'")
+        if selector_loss not in ("ce", "kl"):
+            raise ValueError(f"MODEL.DLD.SELECTOR_LOSS={selector_loss!r}: 'ce' or 'kl'")
+        if test_selection not in ("argmax", "sample"):
+            raise ValueError(f"MODEL.DLD.TEST_SELECTION={test_selection!r}: 'argmax' or 'sample'")
+        if penalty_costs and len(penalty_costs) != len(scales):
+            raise ValueError(f"{len(penalty_costs)} PENALTY_COSTS for {len(scales)} SCALES")
+        self.teacher = teacher
+        self.student = student
+        self.selector = selector
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self.teacher.eval()
+        self.scales = [float(s) for s in scales]
+        self.scale_policy = scale_policy
+        self.fixed_scale = float(fixed_scale)
+        self.tau0, self.tau_decay = tau0, tau_decay
+        self.iters_per_epoch = int(iters_per_epoch)
+        self._epoch_source = (tuple(train_datasets), int(ims_per_batch))
+        self.penalty_weight = penalty_weight
+        self.penalty_exponent = penalty_exponent
+        self.penalty_costs = tuple(penalty_costs) or None
+        self.selector_loss = selector_loss
+        self.selector_loss_weight = selector_loss_weight
+        self.test_selection = test_selection
+        self.train_max_size, self.test_max_size = train_max_size, test_max_size
+        self.kd_seq_weight, self.kd_seq_topk = kd_seq_weight, kd_seq_topk
+        self.kd_seq_beam_width = kd_seq_beam_width
+        self.kd_roi_weight, self.kd_context_weight = kd_roi_weight, kd_context_weight
+        self._register_load_state_dict_pre_hook(self._load_plain_spotter)
+
+    @classmethod
+    def from_config(cls, cfg):
+        spotter_cfg = cfg.clone()
+        spotter_cfg.defrost()
+        spotter_cfg.MODEL.META_ARCHITECTURE = "TextSpotter"
+        teacher, student = TextSpotter(spotter_cfg), TextSpotter(spotter_cfg)
+        dld = cfg.MODEL.DLD
+        if dld.TEACHER_WEIGHTS:
+            # The student starts as a copy of the teacher (DLD_SPEC §3.1).
+            for part in (teacher, student):
+                DetectionCheckpointer(part).load(dld.TEACHER_WEIGHTS)
+        selector = None
+        if dld.SCALE_POLICY == "learned":
+            selector = ResolutionSelector(num_scales=len(dld.SCALES), widths=tuple(dld.SELECTOR_WIDTHS))
+            selector.to(torch.device(cfg.MODEL.DEVICE))
+        return {
+            "teacher": teacher,
+            "student": student,
+            "selector": selector,
+            "scales": dld.SCALES,
+            "scale_policy": dld.SCALE_POLICY,
+            "fixed_scale": dld.FIXED_SCALE,
+            "tau0": dld.TAU0,
+            "tau_decay": dld.TAU_DECAY,
+            "iters_per_epoch": dld.ITERS_PER_EPOCH,
+            "train_datasets": cfg.DATASETS.TRAIN,
+            "ims_per_batch": cfg.SOLVER.IMS_PER_BATCH,
+            "penalty_weight": dld.PENALTY_WEIGHT,
+            "penalty_exponent": dld.PENALTY_EXPONENT,
+            "penalty_costs": dld.PENALTY_COSTS,
+            "selector_loss": dld.SELECTOR_LOSS,
+            "selector_loss_weight": dld.SELECTOR_LOSS_WEIGHT,
+            "test_selection": dld.TEST_SELECTION,
+            "train_max_size": dld.TRAIN_MAX_SIZE,
+            "test_max_size": dld.TEST_MAX_SIZE,
+            "kd_seq_weight": dld.KD_SEQ_WEIGHT,
+            "kd_seq_topk": dld.KD_SEQ_TOPK,
+            "kd_seq_beam_width": dld.KD_SEQ_BEAM_WIDTH,
+            "kd_roi_weight": dld.KD_ROI_WEIGHT,
+            "kd_context_weight": dld.KD_CONTEXT_WEIGHT,
+        }
+
+    @property
+    def device(self):
+        return self.student.device
+
+    def train(self, mode: bool = True):
+        """The teacher stays in eval mode (DLD_SPEC §7 #8: frozen BN statistics)."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def _load_plain_spotter(self, state_dict, prefix, *args):
+        # A plain TextSpotter checkpoint (no part prefixes) initialises teacher and student.
+        own = [k for k in state_dict if k.startswith(prefix)]
+        if not own or checkpoint_parts({k[len(prefix):]: None for k in own}):
+            if own:
+                parts = checkpoint_parts({k[len(prefix):]: None for k in own})
+                logger.info("Loading a DLD checkpoint holding: %s", ", ".join(parts))
+            return
+        logger.info("Loading a plain text-spotter checkpoint into the teacher and the student")
+        for k in own:
+            value = state_dict.pop(k)
+            for part in ("teacher", "student"):
+                state_dict[f"{prefix}{part}.{k[len(prefix):]}"] = value
+
+    # ---------------------------------------------------------------------------------------------
+    # Scale decisions
+    # ---------------------------------------------------------------------------------------------
+    def _selector_logits(self, images) -> torch.Tensor:
+        # One image at a time on its own padded region (DLD_SPEC §2): no other image's padding.
+        div = 32
+        logits = []
+        for b, (h, w) in enumerate(images.image_sizes):
+            ph, pw = math.ceil(h / div) * div, math.ceil(w / div) * div
+            logits.append(self.selector(images.tensor[b : b + 1, :, :ph, :pw]))
+        return torch.cat(logits)
+
+    def _decide(self, images, tau: Optional[float]) -> torch.Tensor:
+        """(B, K) one-hot decisions; straight-through Gumbel in training when tau is given."""
+        k, b = len(self.scales), len(images.image_sizes)
+        if self.scale_policy == "learned":
+            logits = self._selector_logits(images)
+            mode = "gumbel" if tau is not None else self.test_selection
+            return select_scales(logits, tau if tau is not None else 1.0, mode)
+        if self.scale_policy == "random":
+            index = torch.randint(k, (b,), device=images.tensor.device)
+        else:
+            nearest = min(range(k), key=lambda i: abs(self.scales[i] - self.fixed_scale))
+            index = torch.full((b,), nearest, device=images.tensor.device)
+        return F.one_hot(index, k).to(images.tensor.dtype)
+
+    def _chosen_scales(self, decisions: torch.Tensor) -> List[float]:
+        if self.scale_policy == "fixed":
+            return [self.fixed_scale] * decisions.shape[0]
+        return [self.scales[i] for i in decisions.argmax(1).tolist()]
+
+    # ---------------------------------------------------------------------------------------------
+    # Training
+    # ---------------------------------------------------------------------------------------------
+    def forward(self, batched_inputs: List[Dict]):
+        if not self.training:
+            return self.inference(batched_inputs)
+        images = self.student.preprocess_image(batched_inputs)
+        targets = [x["instances"].to(self.device) for x in batched_inputs]
+
+        with torch.no_grad():
+            t_features = self.teacher.backbone(images.tensor)
+            t_out, text_targets = self.teacher.roi_heads.recognize_gt(t_features, targets)
+
+        losses = {}
+        tau = None
+        if self.scale_policy == "learned":
+            epoch = epoch_of(get_event_storage().iter, self._epoch_length())
+            tau = temperature(epoch, self.tau0, self.tau_decay)
+        decisions = self._decide(images, tau)
+        if self.scale_policy == "learned":
+            losses["loss_rs"] = self._selector_loss(images, targets, decisions, t_out.logits,
+                                                    text_targets)
+            losses["loss_penalty"] = resolution_penalty(
+                decisions, decisions.new_tensor(self.scales), self.penalty_weight,
+                self.penalty_exponent, costs=self._penalty_costs(decisions),
+            )
+        scales = self._chosen_scales(decisions)
+        lr_images, lr_targets, _ = lowres_view(
+            images, scale_short_sides(images.image_sizes, scales), self.train_max_size, targets
+        )
+        losses.update(self._student_losses(lr_images, lr_targets, t_out))
+        self._log_decisions(scales, tau)
+        return losses
+
+    def _epoch_length(self) -> int:
+        if self.iters_per_epoch <= 0:
+            names, batch = self._epoch_source
+            num_images = sum(len(DatasetCatalog.get(n)) for n in names)
+            self.iters_per_epoch = iters_per_epoch(num_images, batch)
+            logger.info("DLD epoch = %d iterations (%d training images, batch %d)",
+                        self.iters_per_epoch, num_images, batch)
+        return self.iters_per_epoch
+
+    def _penalty_costs(self, decisions):
+        return None if self.penalty_costs is None else decisions.new_tensor(self.penalty_costs)
+
+    def _selector_loss(self, images, targets, decisions, teacher_logits, text_targets):
+        # The student reads the GT words at every candidate scale without gradients, in eval
+        # mode so these passes do not move its BatchNorm statistics; only the decisions carry
+        # gradient, to the selector (DLD_SPEC §3.2 step 3).
+        counts = [len(t) for t in targets]
+        per_scale = []
+        with torch.no_grad(), _eval_mode(self.student):
+            for s in self.scales:
+                lr_images, lr_targets, _ = lowres_view(
+                    images, scale_short_sides(images.image_sizes, [s] * len(targets)),
+                    self.train_max_size, targets,
+                )
+                features = self.student.backbone(lr_images.tensor)
+                out, _ = self.student.roi_heads.recognize_gt(features, lr_targets)
+                per_scale.append(out.logits.split(counts))
+        stacked = [torch.stack([z[b] for z in per_scale]) for b in range(len(targets))]
+        mixed = combine_scale_logits(decisions, stacked)
+        if self.selector_loss == "kl":
+            loss = _token_kl(mixed, teacher_logits, text_targets)
+        else:
+            loss = recognition_loss(mixed, text_targets)
+        return loss * self.selector_loss_weight
+
+    def _student_losses(self, images, targets, t_out) -> Dict[str, torch.Tensor]:
+        student = self.student
+        features = student.backbone(images.tensor)
+        proposals, losses = student.proposal_generator(images, features, targets)
+        _, detector_losses = student.roi_heads.forward_detection(images, features, proposals, targets)
+        losses.update(detector_losses)
+        s_out, text_targets = student.roi_heads.recognize_gt(features, targets)
+        losses.update(student.roi_heads.recognition_losses(s_out, text_targets))
+        losses["loss_kd_seq"] = self.kd_seq_weight * sequence_kd_loss(
+            s_out.logits, t_out.logits, self.kd_seq_topk, self.kd_seq_beam_width
+        )
+        losses["loss_kd_roi"] = self.kd_roi_weight * feature_kd_loss(s_out.roi_features, t_out.roi_features)
+        losses["loss_kd_context"] = self.kd_context_weight * feature_kd_loss(s_out.context, t_out.context)
+        return losses
+
+    def _log_decisions(self, scales: List[float], tau: Optional[float]):
+        storage = get_event_storage()
+        storage.put_scalar("dld/mean_scale", sum(scales) / len(scales))
+        if tau is not None:
+            storage.put_scalar("dld/tau", tau, smoothing_hint=False)
+
+    # ---------------------------------------------------------------------------------------------
+    # Inference
+    # ---------------------------------------------------------------------------------------------
+    def inference(self, batched_inputs: List[Dict]):
+        """Selector on the test view, student at the chosen scale; original-image coordinates."""
+        images = self.student.preprocess_image(batched_inputs)
+        scales = self._chosen_scales(self._decide(images, None))
+        lr_images, _, _ = lowres_view(
+            images, scale_short_sides(images.image_sizes, scales), self.test_max_size
+        )
+        student = self.student
+        features = student.backbone(lr_images.tensor)
+        proposals, _ = student.proposal_generator(lr_images, features, None)
+        results, _ = student.roi_heads(lr_images, features, proposals, None)
+        vocab = student.roi_heads.vocabulary
+        out = []
+        for res, inp, s in zip(results, batched_inputs, scales):
+            h = inp.get("height", res.image_size[0])
+            w = inp.get("width", res.image_size[1])
+            out.append({
+                "instances": text_postprocess(res, h, w, vocab),
+                "input_size": res.image_size,
+                "scale": s,
+            })
+        return out
+
+
+def _token_kl(student_logits, teacher_logits, text_targets):
+    """KL(teacher ‖ student) per decoding step, averaged over the GT's scored tokens."""
+    steps = student_logits.shape[1]
+    valid = (text_targets[:, 1 : steps + 1] != 0).to(student_logits.device)
+    if student_logits.shape[0] == 0:
+        return student_logits.sum() * 0
+    log_p_t = F.log_softmax(teacher_logits.float(), -1)
+    log_p_s = F.log_softmax(student_logits.float(), -1)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)
+    return (kl * valid).sum() / valid.sum().clamp(min=1)

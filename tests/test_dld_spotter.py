@@ -1,0 +1,209 @@
+"""DLDSpotter: training step, frozen teacher, selector gradients, checkpoints, inference."""
+import pytest
+import torch
+
+from test_text_spotter import _input
+
+pytestmark = pytest.mark.detectron2
+
+QUICK = "configs/quick_schedules/dld_instant_test.yaml"
+LOSSES = {
+    "loss_rpn_cls", "loss_rpn_loc", "loss_cls", "loss_box_reg", "loss_mask", "loss_att", "loss_ctc",
+    "loss_rs", "loss_penalty", "loss_kd_seq", "loss_kd_roi", "loss_kd_context",
+}
+
+
+def _cfg(*opts):
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(QUICK)
+    cfg.merge_from_list(list(opts))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def teacher_checkpoint(tmp_path_factory):
+    """A plain TextSpotter checkpoint (random weights, as saved by Detectron2's checkpointer)."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    cfg = _cfg("MODEL.META_ARCHITECTURE", "TextSpotter")
+    torch.manual_seed(1)
+    model = build_model(cfg)
+    folder = tmp_path_factory.mktemp("teacher")
+    DetectionCheckpointer(model, save_dir=str(folder)).save("teacher")
+    return folder / "teacher.pth", model.state_dict()
+
+
+def _dld(teacher_checkpoint, *opts):
+    from detectron2.modeling import build_model
+
+    torch.manual_seed(0)
+    return build_model(_cfg("MODEL.DLD.TEACHER_WEIGHTS", str(teacher_checkpoint[0]), *opts))
+
+
+def _batch():
+    return [
+        _input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 300, 140]]),
+        _input(["Text"], [[40, 60, 200, 120]]),
+    ]
+
+
+def test_teacher_checkpoint_initialises_teacher_and_student(teacher_checkpoint):
+    model = _dld(teacher_checkpoint)
+    saved = teacher_checkpoint[1]
+    for part in (model.teacher, model.student):
+        own = part.state_dict()
+        assert all(torch.equal(own[k], saved[k]) for k in saved)
+    assert not model.teacher.training
+    assert all(not p.requires_grad for p in model.teacher.parameters())
+
+
+def test_training_step_leaves_the_teacher_unchanged(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(teacher_checkpoint)
+    model.train()
+    assert not model.teacher.training
+    before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    student_before = {k: v.clone() for k, v in model.student.named_parameters()}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    with EventStorage():
+        losses = model(_batch())
+        assert set(losses) == LOSSES
+        assert all(torch.isfinite(v) for v in losses.values())
+        sum(losses.values()).backward()
+        opt.step()
+    after = model.teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # parameters and BN buffers
+    moved = [k for k, v in model.student.named_parameters() if not torch.equal(v, student_before[k])]
+    assert len(moved) > 0.9 * len(student_before)
+
+
+def test_student_starts_as_the_teacher_so_feature_kd_starts_at_zero(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    # At scale 1.0 with the student in eval mode the student sees what the teacher sees.
+    model = _dld(teacher_checkpoint, "MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "1.0")
+    model.train()
+    model.student.eval()
+    with EventStorage():
+        losses = model(_batch())
+    assert float(losses["loss_kd_roi"]) < 1e-10
+    assert float(losses["loss_kd_context"]) < 1e-10
+
+
+def test_selector_gradients_come_only_from_its_decisions(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(teacher_checkpoint)
+    model.train()
+    with EventStorage():
+        losses = model(_batch())
+    sel = list(model.selector.parameters())
+    student = [p for p in model.student.parameters()]
+
+    def grads(name, params):
+        g = torch.autograd.grad(losses[name], params, retain_graph=True, allow_unused=True)
+        return [x for x in g if x is not None and x.abs().sum() > 0]
+
+    # The selector learns from loss_rs and the penalty, through its one-hot decisions only.
+    assert grads("loss_rs", sel) and grads("loss_penalty", sel)
+    # The candidate passes run without gradient: loss_rs never reaches the student.
+    assert not grads("loss_rs", student)
+    # The student's losses at the chosen scale never reach the selector.
+    for name in ("loss_att", "loss_kd_seq", "loss_kd_roi", "loss_mask"):
+        assert not grads(name, sel)
+
+
+def test_a_batch_without_text(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(teacher_checkpoint)
+    model.train()
+    with EventStorage():
+        losses = model([_input([], []), _input([], [])])
+        assert set(losses) == LOSSES
+        for name in ("loss_att", "loss_rs", "loss_kd_seq", "loss_kd_roi", "loss_kd_context"):
+            assert float(losses[name]) == 0.0
+        assert float(losses["loss_penalty"]) > 0  # the choice still costs
+        sum(losses.values()).backward()
+
+
+def test_penalty_matches_the_chosen_scales(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(teacher_checkpoint, "MODEL.DLD.PENALTY_WEIGHT", "0.3")
+    model.train()
+    with EventStorage() as storage:
+        losses = model(_batch())
+        mean_scale = storage.latest()["dld/mean_scale"][0]
+        tau = storage.latest()["dld/tau"][0]
+    assert tau == pytest.approx(5.0)
+    # Two images: penalty = 0.3 · mean(s^1.5); the chosen scales lie in 0.3..0.8.
+    assert 0.3 * 0.3 ** 1.5 - 1e-6 <= float(losses["loss_penalty"]) <= 0.3 * 0.8 ** 1.5 + 1e-6
+    assert 0.3 <= mean_scale <= 0.8
+
+
+def test_inference_outputs_scale_and_original_coordinates(teacher_checkpoint):
+    model = _dld(teacher_checkpoint)
+    model.eval()
+    model.student.roi_heads.box_predictor.test_score_thresh = 0.0
+    inputs = [{k: v for k, v in x.items() if k != "instances"} for x in _batch()]
+    with torch.no_grad():
+        out = model(inputs)
+        again = model(inputs)
+    for o, a in zip(out, again):
+        assert o["scale"] in model.scales and o["scale"] == a["scale"]  # argmax: deterministic
+        h, w = o["input_size"]
+        assert min(h, w) == int(o["scale"] * 256)
+        inst = o["instances"]
+        assert inst.image_size == (512, 640)
+        if len(inst):
+            assert float(inst.pred_boxes.tensor[:, 2].max()) <= 640
+            assert all(p[:, 0].max() <= 640 for p in inst.pred_polygons)
+
+
+def test_checkpoint_round_trip_and_inference_checkpoint_without_teacher(teacher_checkpoint, tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    from dld_d2.modeling.dld_spotter import checkpoint_parts
+
+    model = _dld(teacher_checkpoint)
+    with torch.no_grad():
+        for p in model.selector.parameters():
+            p.add_(0.5)
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("dld")
+    state = torch.load(tmp_path / "dld.pth", weights_only=False)["model"]
+    assert checkpoint_parts(state) == ["teacher", "student", "selector"]
+
+    fresh = _dld(teacher_checkpoint)
+    DetectionCheckpointer(fresh).load(str(tmp_path / "dld.pth"))
+    a, b = model.state_dict(), fresh.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # An inference checkpoint keeps the student and the selector only.
+    slim = {k: v for k, v in state.items() if not k.startswith("teacher.")}
+    assert checkpoint_parts(slim) == ["student", "selector"]
+    torch.save({"model": slim}, tmp_path / "slim.pth")
+    fresh = _dld(teacher_checkpoint, "MODEL.DLD.TEACHER_WEIGHTS", "")
+    DetectionCheckpointer(fresh).load(str(tmp_path / "slim.pth"))
+    b = fresh.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("teacher."))
+
+
+def test_fixed_scale_baseline_has_no_selector(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(teacher_checkpoint, "MODEL.DLD.SCALE_POLICY", "fixed")
+    assert model.selector is None
+    model.train()
+    with EventStorage():
+        losses = model(_batch())
+    assert set(losses) == LOSSES - {"loss_rs", "loss_penalty"}
+    model.eval()
+    with torch.no_grad():
+        out = model([{k: v for k, v in x.items() if k != "instances"} for x in _batch()])
+    assert [o["scale"] for o in out] == [0.5, 0.5]
+    assert [min(o["input_size"]) for o in out] == [128, 128]
