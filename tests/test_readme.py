@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
+DLD_QUICK = "configs/quick_schedules/dld_instant_test.yaml"
 # Small-size overrides for commands that train: tiny synthetic splits, 2 iterations, small inputs.
 SMALL = [
     "DATASETS.TRAIN", '("dld_synthetic_tiny_train",)', "DATASETS.TEST", '("dld_synthetic_tiny_test",)',
@@ -21,6 +22,15 @@ SMALL = [
     "INPUT.MAX_SIZE_TEST", "320", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "2",
     "SOLVER.WARMUP_ITERS", "0", "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu",
 ]
+
+
+# Where the README's weights come from → the folder of the config that trains them here.
+WEIGHT_DIRS = {
+    "output/demo/teacher/": "teacher_cpu",
+    "output/demo/dld_gamma0.1/": "distill_cpu",
+    "output/teacher/": "teacher",
+    "output/distill/": "distill",
+}
 
 
 def readme_commands():
@@ -41,25 +51,31 @@ def _small(cmd, tmp):
     if "git+https://" in cmd:
         return None  # detectron2 from GitHub: no network here; CI has it built from source
     if cmd == "make demo":
-        return f'make demo DEMO_OPTS="--config-file {QUICK} --output {tmp}/demo"'
+        return (f'make demo DEMO_OPTS="--config-file {QUICK} --distill-config {DLD_QUICK} '
+                f'--output {tmp}/demo --num-latency 2 --curve-scales 0.4"')
     args = shlex.split(cmd)
-    # One output folder per config, named after it; weights are read from the folder of the
-    # config they were trained with (configs/eval/* evaluate the teacher.yaml model).
+    # One output folder per training config, named after it; the README's weight paths point
+    # into the folder of the config that trained them.
+    # (also inside NAME=PATH arguments, as tools/benchmark.py takes them).
+    for i, a in enumerate(args):
+        for readme_dir, config_dir in WEIGHT_DIRS.items():
+            head, sep, tail = a.rpartition("=") if "=" in a else ("", "", a)
+            if tail.startswith(readme_dir):
+                args[i] = head + sep + str(tmp / config_dir / tail[len(readme_dir):])
+                break
     config = Path(args[args.index("--config-file") + 1]).stem if "--config-file" in args else ""
     if args[:2] == ["python", "train_net.py"]:
-        if "--eval-only" in args:
-            i = args.index("MODEL.WEIGHTS")
-            args[i + 1] = str(tmp / "teacher" / "model_final.pth")
         if "--num-gpus" in args:  # CPU processes here
             args[args.index("--num-gpus") + 1] = "2" if "synth" in cmd else "1"
         args += SMALL + ["OUTPUT_DIR", str(tmp / config)]
+    elif args[:2] in (["python", "tools/get_flops.py"], ["python", "tools/benchmark.py"]):
+        args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
     elif args[:2] == ["python", "tools/visualize_data.py"]:
         args += ["DATASETS.TRAIN", '("dld_synthetic_tiny_train",)']
         args[args.index("--output-dir") + 1] = str(tmp / "vis")
     elif args[:2] == ["python", "tools/demo.py"]:
         args[args.index("--input") + 1] = str(tmp / "vis")
         args[args.index("--output") + 1] = str(tmp / "spotted")
-        args[args.index("MODEL.WEIGHTS") + 1] = str(tmp / config / "model_final.pth")
     args[0] = sys.executable if args[0] == "python" else args[0]
     return shlex.join(args)
 
@@ -70,9 +86,14 @@ def test_every_readme_command_runs(tmp_path):
     assert "make demo" in cmds and "make test" in cmds
     env = dict(os.environ, DLD_D2_CACHE=str(tmp_path / "cache"), PYTHON=sys.executable)
     ran = 0
-    # Order matters: training writes the weights that --eval-only and the demo read, and
-    # visualize_data writes the images the demo reads.
-    for cmd in sorted(cmds, key=lambda c: ("demo.py" in c, "--eval-only" in c)):
+    # Order matters: training writes the weights that distillation, --eval-only and the tools
+    # read, and visualize_data writes the images the demo reads.
+    def order(c):  # trainings, then distillations (they read a teacher), then what reads weights
+        if any(k in c for k in ("--eval-only", "tools/demo.py", "get_flops", "benchmark.py")):
+            return 2
+        return 1 if "TEACHER_WEIGHTS" in c else 0
+
+    for cmd in sorted(cmds, key=order):
         small = _small(cmd, tmp_path)
         if small is None:
             continue

@@ -156,7 +156,10 @@ def test_size_regimes_differ():
     small_h, small_c = _quad_heights(only["small"], 3)
     large_h, large_c = _quad_heights(only["large"], 4)
     assert large_h > 3 * small_h
-    assert all(10 <= c <= 18 for c in small_c) and all(40 <= c <= 90 for c in large_c)
+    lo, hi = regime["small"].char_height
+    assert all(lo <= c <= hi for c in small_c)
+    lo, hi = regime["large"].char_height
+    assert all(lo <= c <= hi for c in large_c)
 
 
 def test_mixed_regimes_recorded(rendered):

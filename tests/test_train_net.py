@@ -89,11 +89,13 @@ def test_demo_on_a_synthetic_image(trained, env, tmp_path):
 def test_synthetic_demo_with_given_teacher_weights(trained, env, tmp_path):
     out, _ = trained
     log = _run(["tools/synthetic_demo.py", "--config-file", QUICK, "--output", str(tmp_path),
-                "--teacher-weights", str(out / "model_final.pth"), "--num-demo", "2"], env)
+                "--teacher-weights", str(out / "model_final.pth"), "--num-demo", "2",
+                "--teacher-only"], env)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["trained"] is False and summary["test_set"] == "dld_synthetic_tiny_test"
-    assert "det_hmean" in summary["results"]
-    assert "| det P |" in log  # the summary table is printed
+    assert summary["teacher_trained"] is False and summary["test_set"] == "dld_synthetic_tiny_test"
+    assert [r["name"] for r in summary["rows"]] == ["teacher"]
+    assert {"det_hmean", "e2e_none_hmean", "mean_gflops"} <= set(summary["rows"][0])
+    assert "| teacher at S-" in log  # the summary table is printed
     assert len(list((tmp_path / "demo").glob("*.json"))) == 2
     assert not (tmp_path / "teacher" / "model_final.pth").exists()  # nothing was trained
 

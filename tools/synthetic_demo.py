@@ -1,14 +1,18 @@
 #!/usr/bin/env python
-"""The main job on the built-in synthetic scenes: train the teacher on CPU, evaluate it, demo it.
+"""The main job on the built-in synthetic scenes: teacher → DLD → baselines → results, on CPU.
 
-    python tools/synthetic_demo.py                       # configs/synth/teacher_cpu.yaml
-    python tools/synthetic_demo.py --teacher-weights model_final.pth   # skip training
+    python tools/synthetic_demo.py                                  # everything (~90 min, 2 cores)
+    python tools/synthetic_demo.py --teacher-weights model_final.pth    # reuse a teacher
+    python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
 
 Steps (each one a command a user could type; their logs go to OUTPUT/logs/):
-  1. draw a few training scenes with their annotations  (tools/visualize_data.py)
-  2. train the teacher, evaluating it at the end         (train_net.py)
-  3. spot text in a few test images                      (tools/demo.py)
-  4. write OUTPUT/summary.md and summary.json (hmeans, training time) and print them.
+  1. draw a few training scenes with their annotations         (tools/visualize_data.py)
+  2. train the teacher and evaluate it with GFLOPs              (train_net.py)
+  3. spot text in a few test images                             (tools/demo.py)
+  4. distil it: DLD with γ = 0.1 and γ = 0.3, and the fixed-low-scale baseline (train_net.py)
+  5. evaluate the fixed-scale student at other test scales      (train_net.py --eval-only)
+  6. CPU latency of the teacher and the DLD students             (tools/benchmark.py)
+  7. write OUTPUT/summary.md, summary.json and hmean_vs_gflops.png, and print the table.
 """
 import argparse
 import json
@@ -20,19 +24,33 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+#: The distilled models: name, overrides of the distillation config, what the row means.
+DISTILLED = (
+    ("dld_gamma0.1", ["MODEL.DLD.PENALTY_WEIGHT", "0.1"], "DLD, γ = 0.1"),
+    ("dld_gamma0.3", ["MODEL.DLD.PENALTY_WEIGHT", "0.3"], "DLD, γ = 0.3"),
+    ("fixed_0.5", ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.5"],
+     "fixed scale 0.5, no selector"),
+)
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", default="configs/synth/teacher_cpu.yaml")
+    p.add_argument("--config-file", default="configs/synth/teacher_cpu.yaml", help="teacher config")
     p.add_argument("--output", default="output/demo", help="output folder")
+    p.add_argument("--distill-config", default="configs/synth/distill_cpu.yaml",
+                   help="distillation config (the rows differ by γ and scale policy only)")
     p.add_argument("--teacher-weights", default="", help="use these weights instead of training")
+    p.add_argument("--teacher-only", action="store_true", help="stop after the teacher's demo")
     p.add_argument("--num-demo", type=int, default=4, help="test images to run the demo on")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
+    p.add_argument("--curve-scales", type=float, nargs="*", default=[0.4, 0.7],
+                   help="other test scales of the fixed-scale student (its curve in the plot)")
+    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every step")
     return p.parse_args(argv)
 
 
 def _run(cmd, log_path):
-    """Run one step, teeing nothing: its whole output goes to `log_path`; fail loudly."""
+    """Run one step; its whole output goes to `log_path`; fail loudly with its tail."""
     print("$", " ".join(cmd), flush=True)
     with open(log_path, "w") as log:
         proc = subprocess.run([sys.executable] + cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -40,6 +58,54 @@ def _run(cmd, log_path):
         with open(log_path) as f:
             tail = f.read()[-4000:]
         raise SystemExit(f"step failed ({log_path}):\n{tail}")
+
+
+def _results(folder, test_set):
+    with open(os.path.join(folder, "inference", test_set, "text_results.json")) as f:
+        return json.load(f)["text_spotting"]
+
+
+def _predictions(folder, test_set):
+    with open(os.path.join(folder, "inference", test_set, "text_predictions.json")) as f:
+        return json.load(f)
+
+
+def scale_by_text_size(predictions, dataset_dicts):
+    """Mean chosen scale per synthetic text-size regime ("small", "medium", "large")."""
+    regime = {str(d["image_id"]): d.get("text_scale") for d in dataset_dicts}
+    by = {}
+    for p in predictions:
+        if "scale" in p and regime.get(p["image_id"]):
+            by.setdefault(regime[p["image_id"]], []).append(p["scale"])
+    return {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}
+
+
+class Pipeline:
+    def __init__(self, args, test_set):
+        self.args = args
+        self.test_set = test_set
+        self.out = os.path.abspath(args.output)
+        self.logs = os.path.join(self.out, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        self.minutes = {}
+
+    def step(self, name, cmd):
+        t0 = time.time()
+        _run(cmd, os.path.join(self.logs, f"{name}.log"))
+        self.minutes[name] = round((time.time() - t0) / 60, 1)
+
+    def train(self, name, config, opts):
+        folder = os.path.join(self.out, name)
+        self.step(name, ["train_net.py", "--config-file", config, "OUTPUT_DIR", folder]
+                  + self.args.opts + opts)
+        return folder
+
+    def evaluate(self, name, config, weights, opts):
+        folder = os.path.join(self.out, name)
+        self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "MODEL.WEIGHTS",
+                         weights, "OUTPUT_DIR", folder, "TEST.TEXT.COUNT_FLOPS", "True"]
+                  + self.args.opts + opts)
+        return folder
 
 
 def main(argv=None):
@@ -50,56 +116,127 @@ def main(argv=None):
     cfg.merge_from_file(os.path.join(REPO, args.config_file))
     cfg.merge_from_list(args.opts)
     test_set = cfg.DATASETS.TEST[0]
-    out = os.path.abspath(args.output)
-    teacher_dir = os.path.join(out, "teacher")
-    os.makedirs(os.path.join(out, "logs"), exist_ok=True)
+    test_short = cfg.INPUT.MIN_SIZE_TEST
+    run = Pipeline(args, test_set)
+    out = run.out
 
-    _run(["tools/visualize_data.py", "--source", "annotation", "--config-file", args.config_file,
-          "--num", "4", "--output-dir", os.path.join(out, "samples")] + args.opts,
-         os.path.join(out, "logs", "samples.log"))
+    run.step("samples", ["tools/visualize_data.py", "--source", "annotation", "--config-file",
+                         args.config_file, "--num", "4", "--output-dir", os.path.join(out, "samples")]
+             + args.opts)
 
-    t0 = time.time()
     if args.teacher_weights:
-        weights = os.path.abspath(args.teacher_weights)
-        _run(["train_net.py", "--config-file", args.config_file, "--eval-only",
-              "MODEL.WEIGHTS", weights, "OUTPUT_DIR", teacher_dir] + args.opts,
-             os.path.join(out, "logs", "evaluate.log"))
+        teacher = os.path.abspath(args.teacher_weights)
+        teacher_results = run.evaluate("teacher_eval", args.config_file, teacher, [])
     else:
-        weights = os.path.join(teacher_dir, "model_final.pth")
-        _run(["train_net.py", "--config-file", args.config_file, "OUTPUT_DIR", teacher_dir] + args.opts,
-             os.path.join(out, "logs", "train.log"))
-    minutes = (time.time() - t0) / 60
-
-    with open(os.path.join(teacher_dir, "inference", test_set, "text_results.json")) as f:
-        results = json.load(f)["text_spotting"]
+        # Training ends with its evaluation (with GFLOPs: TEST.TEXT.COUNT_FLOPS in the config).
+        teacher_results = run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"])
+        teacher = os.path.join(teacher_results, "model_final.pth")
 
     from detectron2.data import DatasetCatalog
 
-    images = [d["file_name"] for d in DatasetCatalog.get(test_set)[: args.num_demo]]
-    _run(["tools/demo.py", "--config-file", args.config_file, "--input", *images,
-          "--output", os.path.join(out, "demo"), "--save-json", "MODEL.WEIGHTS", weights] + args.opts,
-         os.path.join(out, "logs", "demo.log"))
+    dicts = DatasetCatalog.get(test_set)
+    images = [d["file_name"] for d in dicts[: args.num_demo]]
+    run.step("demo", ["tools/demo.py", "--config-file", args.config_file, "--input", *images,
+                      "--output", os.path.join(out, "demo"), "--save-json", "MODEL.WEIGHTS", teacher]
+             + args.opts)
 
-    summary = {
-        "config": args.config_file, "test_set": test_set, "weights": weights,
-        "minutes": round(minutes, 1), "trained": not args.teacher_weights,
-        "results": {k: round(v, 2) for k, v in results.items()},
-    }
+    rows = [{"name": "teacher", "what": f"teacher at S-{test_short}",
+             "config": os.path.join(teacher_results, "config.yaml"),
+             "weights": teacher, **_results(teacher_results, test_set)}]
+    curves = {"fixed-scale student at other test scales": []}
+    if not args.teacher_only:
+        for name, opts, what in DISTILLED:
+            folder = run.train(name, args.distill_config, ["MODEL.DLD.TEACHER_WEIGHTS", teacher] + opts)
+            # The run's own full config (config.yaml, written by Detectron2) rebuilds it exactly.
+            row = {"name": name, "what": what, "config": os.path.join(folder, "config.yaml"),
+                   "weights": os.path.join(folder, "model_final.pth"), **_results(folder, test_set)}
+            by_size = scale_by_text_size(_predictions(folder, test_set), dicts)
+            if by_size:
+                row["mean_scale_by_text_size"] = by_size
+            rows.append(row)
+        fixed = rows[-1]
+        for s in args.curve_scales:
+            folder = run.evaluate(f"fixed_at_{s:g}", fixed["config"], fixed["weights"],
+                                  ["MODEL.DLD.FIXED_SCALE", str(s)])
+            curves["fixed-scale student at other test scales"].append(_results(folder, test_set))
+
+        cmd = ["tools/benchmark.py", "--dataset", test_set, "--num-images", str(args.num_latency),
+               "--output", os.path.join(out, "latency.json"), "--md", os.path.join(out, "latency.md")]
+        for r in rows:
+            cmd += ["--model", f"{r['name']}={r['config']}", "--weights", f"{r['name']}={r['weights']}"]
+        run.step("latency", cmd)
+        with open(os.path.join(out, "latency.json")) as f:
+            latency = {m["name"]: m for m in json.load(f)["models"]}
+        for r in rows:
+            r["latency_ms"] = latency[r["name"]]["latency_ms_mean"]
+
+    summary = {"test_set": test_set, "teacher_trained": not args.teacher_weights,
+               "minutes": run.minutes, "rows": rows, "curves": curves}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    r = summary["results"]
-    lines = [
-        f"# Synthetic teacher ({args.config_file})", "",
-        f"{'Training and evaluation' if summary['trained'] else 'Evaluation'} took "
-        f"{summary['minutes']} min on this machine. Test set: `{test_set}` (percent).", "",
-        "| det P | det R | det H | E2E P | E2E R | E2E H | WS H |", "|---|---|---|---|---|---|---|",
-        f"| {r['det_precision']} | {r['det_recall']} | {r['det_hmean']} | {r['e2e_none_precision']} "
-        f"| {r['e2e_none_recall']} | {r['e2e_none_hmean']} | {r.get('ws_none_hmean', '-')} |", "",
-        f"Training scenes: `{out}/samples/`; demo outputs: `{out}/demo/`.",
-    ]
+    lines = summary_markdown(summary)
+    if not args.teacher_only:
+        plot(summary, os.path.join(out, "hmean_vs_gflops.png"))
+        lines += ["", "![E2E hmean against GFLOPs](hmean_vs_gflops.png)"]
+    lines += ["", f"Training scenes: `{out}/samples/`; demo outputs: `{out}/demo/`."]
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def summary_markdown(summary):
+    rows = summary["rows"]
+    teacher = rows[0]
+    lines = [
+        f"# DLD on the built-in synthetic scenes (test split `{summary['test_set']}`, percent)", "",
+        "| model | E2E H | WS H | det H | GFLOPs | × teacher | mean short side | CPU ms/img | × teacher |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        g = r.get("mean_gflops")
+        ms = r.get("latency_ms")
+        lines.append(
+            f"| {r['what']} | {r['e2e_none_hmean']:.1f} | {r.get('ws_none_hmean', float('nan')):.1f} "
+            f"| {r['det_hmean']:.1f} | {g:.2f} | {g / teacher['mean_gflops']:.2f} "
+            f"| {r['mean_input_short_side']:.0f} "
+            + (f"| {ms:.0f} | {ms / teacher['latency_ms']:.2f} |" if ms else "| - | - |")
+        )
+    for name, points in summary["curves"].items():
+        if points:
+            pts = ", ".join(f"{p['mean_gflops']:.2f} G → {p['e2e_none_hmean']:.1f}" for p in points)
+            lines += ["", f"{name}: {pts}"]
+    for r in rows:
+        if "mean_scale_by_text_size" in r:
+            lines += ["", f"{r['what']}: mean chosen scale by text size "
+                      + ", ".join(f"{k} {v}" for k, v in r["mean_scale_by_text_size"].items())]
+    total = sum(summary["minutes"].values())
+    lines += ["", "Minutes per step: " + ", ".join(f"{k} {v}" for k, v in summary["minutes"].items())
+              + f" (total {total:.1f})."]
+    return lines
+
+
+def plot(summary, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for name, points in summary["curves"].items():
+        if points:
+            pts = sorted((p["mean_gflops"], p["e2e_none_hmean"]) for p in points)
+            ax.plot(*zip(*pts), "--o", alpha=0.6, label=name, markersize=4)
+    for r in summary["rows"]:
+        ax.plot(r["mean_gflops"], r["e2e_none_hmean"], "*" if r["name"].startswith("dld") else "s",
+                markersize=11, label=r["what"])
+    ax.set_xlabel("mean GFLOPs per image (fvcore)")
+    ax.set_ylabel("end-to-end hmean, no lexicon (%)")
+    ax.set_title("Synthetic test split")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -58,10 +58,13 @@ class Regime:
 
 DEFAULT_REGIMES = (
     # Dense scenes: recognition learns from words, and on a CPU budget the backbone pass that
-    # reads an image costs far more than the recognition of one more word on it.
-    Regime("small", 0.35, (10.0, 18.0), (20, 36)),
-    Regime("medium", 0.35, (20.0, 36.0), (12, 26)),
-    Regime("large", 0.30, (40.0, 90.0), (3, 8)),
+    # reads an image costs far more than the recognition of one more word on it. Small text is
+    # as small as the CPU teacher (test short side 480, stride-4 recognition features) can
+    # still read: 10-18 px capitals were 2-3 feature rows once resized, and being most of the
+    # words they kept the recognizer from learning at all.
+    Regime("small", 0.35, (16.0, 24.0), (16, 28)),
+    Regime("medium", 0.35, (28.0, 44.0), (10, 18)),
+    Regime("large", 0.30, (56.0, 100.0), (3, 6)),
 )
 
 
