@@ -58,13 +58,16 @@ class Regime:
 
 DEFAULT_REGIMES = (
     # Dense scenes: recognition learns from words, and on a CPU budget the backbone pass that
-    # reads an image costs far more than the recognition of one more word on it. Small text is
+    # reads an image costs far more than the recognition of one more word on it (a CPU teacher
+    # step: ~0.88 s at 52 words per batch of 2, ~0.98 s at 24 with two jittered copies each),
+    # so the recognizer sees about twice the words per second (placement caps the small
+    # scenes at ~48 words, ~28 per image overall). Small text is
     # as small as the CPU teacher (test short side 480, stride-4 recognition features) can
     # still read: 10-18 px capitals were 2-3 feature rows once resized, and being most of the
     # words they kept the recognizer from learning at all.
-    Regime("small", 0.35, (16.0, 24.0), (16, 28)),
-    Regime("medium", 0.35, (28.0, 44.0), (10, 18)),
-    Regime("large", 0.30, (56.0, 100.0), (3, 6)),
+    Regime("small", 0.4, (16.0, 24.0), (40, 64)),
+    Regime("medium", 0.4, (28.0, 44.0), (18, 30)),
+    Regime("large", 0.2, (56.0, 100.0), (4, 8)),
 )
 
 
