@@ -207,3 +207,85 @@ def test_fixed_scale_baseline_has_no_selector(teacher_checkpoint):
         out = model([{k: v for k, v in x.items() if k != "instances"} for x in _batch()])
     assert [o["scale"] for o in out] == [0.5, 0.5]
     assert [min(o["input_size"]) for o in out] == [128, 128]
+
+
+def test_missing_teacher_weights_is_a_clear_error(tmp_path):
+    from detectron2.modeling import build_model
+
+    with pytest.raises(FileNotFoundError, match="MODEL.DLD.TEACHER_WEIGHTS=.*nope.pth: no such file"):
+        build_model(_cfg("MODEL.DLD.TEACHER_WEIGHTS", str(tmp_path / "nope.pth")))
+
+
+def test_schedule_penalty_and_view_keys_reach_the_training_step(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(
+        teacher_checkpoint,
+        "MODEL.DLD.TAU0", "2.0", "MODEL.DLD.TAU_DECAY", "0.5", "MODEL.DLD.ITERS_PER_EPOCH", "1",
+        "MODEL.DLD.PENALTY_WEIGHT", "0.25", "MODEL.DLD.PENALTY_COSTS", "(2, 2, 2, 2, 2, 2)",
+        "MODEL.DLD.SELECTOR_LOSS_WEIGHT", "0.0", "MODEL.DLD.TRAIN_MAX_SIZE", "150",
+        "MODEL.DLD.KD_SEQ_TOPK", "3", "MODEL.DLD.KD_SEQ_BEAM_WIDTH", "4",
+    )
+    assert model.selector.widths == (8, 8, 16, 16, 32)  # SELECTOR_WIDTHS of the quick config
+    assert (model.kd_seq_topk, model.kd_seq_beam_width) == (3, 4)
+    sizes = []
+    model.student.backbone.register_forward_pre_hook(lambda m, a: sizes.append(a[0].shape[-2:]))
+    model.train()
+    with EventStorage(start_iter=3) as storage:
+        losses = model(_batch())
+        tau = storage.latest()["dld/tau"][0]
+    assert tau == pytest.approx(2.0 * 0.5 ** 3)  # epoch 3 of 1 iteration
+    assert float(losses["loss_penalty"]) == pytest.approx(0.25 * 2)  # the cost table, any scale
+    assert float(losses["loss_rs"]) == 0.0
+    assert torch.isfinite(losses["loss_kd_seq"])
+    # Every student pass (6 candidate scales + the chosen one) is capped at a long side of 150
+    # (padded to 160); uncapped, scale 0.8 of the 256×320 view would be 256 wide.
+    assert len(sizes) == 7 and max(max(s) for s in sizes) <= 160
+
+
+def test_kl_selector_loss_vanishes_when_the_student_sees_what_the_teacher_sees(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    rs = {}
+    for loss in ("kl", "ce"):
+        model = _dld(teacher_checkpoint, "MODEL.DLD.SCALES", "(1.0,)", "MODEL.DLD.SELECTOR_LOSS", loss)
+        model.train()
+        with EventStorage():
+            rs[loss] = float(model(_batch())["loss_rs"])
+    # One candidate at scale 1.0, student (eval mode) = teacher: KL 0, CE to the GT text not.
+    assert rs["kl"] < 1e-6 and rs["ce"] > 1.0
+
+
+def test_kd_weights_scale_their_losses(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    fixed = ("MODEL.DLD.SCALE_POLICY", "fixed")
+    losses = []
+    for opts in ((), ("MODEL.DLD.KD_SEQ_WEIGHT", "2.0", "MODEL.DLD.KD_ROI_WEIGHT", "0.0",
+                      "MODEL.DLD.KD_CONTEXT_WEIGHT", "3.0")):
+        model = _dld(teacher_checkpoint, *fixed, *opts)
+        model.train()
+        with EventStorage():
+            losses.append({k: float(v) for k, v in model(_batch()).items()})
+    one, two = losses
+    assert one["loss_kd_roi"] > 0 and two["loss_kd_roi"] == 0.0
+    assert two["loss_kd_seq"] == pytest.approx(2 * one["loss_kd_seq"], rel=1e-5)
+    assert two["loss_kd_context"] == pytest.approx(3 * one["loss_kd_context"], rel=1e-5)
+
+
+def test_test_selection_sample_and_test_max_size(teacher_checkpoint):
+    inputs = [{k: v for k, v in x.items() if k != "instances"} for x in _batch()]
+    chosen = {}
+    for selection in ("argmax", "sample"):
+        model = _dld(teacher_checkpoint, "MODEL.DLD.TEST_SELECTION", selection,
+                     "MODEL.DLD.TEST_MAX_SIZE", "60")
+        model.eval()
+        with torch.no_grad():
+            for p in model.selector.fc.parameters():
+                p.zero_()  # equal logits: argmax takes the first scale, sampling any
+            torch.manual_seed(0)
+            outs = [o for _ in range(10) for o in model(inputs)]
+        chosen[selection] = {o["scale"] for o in outs}
+        assert all(max(o["input_size"]) <= 60 for o in outs)
+    assert chosen["argmax"] == {0.3}
+    assert len(chosen["sample"]) > 1

@@ -247,9 +247,12 @@ def test_get_flops_tool(env, tmp_path, monkeypatch):
 
     model = _spotter(0.0)
     DetectionCheckpointer(model, save_dir=str(tmp_path)).save("model")
+    # --dataset wins over the config's DATASETS.TEST.
     out = _run(["tools/get_flops.py", "--config-file", QUICK, "--num-images", "2",
+                "--dataset", TINY_TEST,
                 "--output", str(tmp_path / "flops.json"), "--md", str(tmp_path / "flops.md"),
-                "MODEL.WEIGHTS", str(tmp_path / "model.pth"), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"],
+                "MODEL.WEIGHTS", str(tmp_path / "model.pth"), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
+                "DATASETS.TEST", '("dld_synthetic_tiny_train",)'],
                env)
     report = json.loads((tmp_path / "flops.json").read_text())
     s = report["summary"]
@@ -293,3 +296,12 @@ def test_benchmark_rejects_unknown_weights():
     proc = subprocess.run([sys.executable, "tools/benchmark.py", "--model", f"a={QUICK}",
                            "--weights", "b=x.pth"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown model(s) ['b']" in proc.stderr
+
+
+@d2
+def test_benchmark_names_missing_weights(tmp_path):
+    proc = subprocess.run([sys.executable, "tools/benchmark.py", "--model", f"a={QUICK}",
+                           "--weights", f"a={tmp_path / 'missing.pth'}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"model 'a': weights {tmp_path / 'missing.pth'} not found" in proc.stderr

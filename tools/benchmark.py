@@ -14,7 +14,6 @@ KEY VALUE overrides apply to every model. Latencies depend on the detections, he
 weights: compare trained models.
 """
 import argparse
-import json
 import os
 import platform
 import sys
@@ -76,11 +75,6 @@ def _timed_forward(model, inp, device):
     return time.perf_counter() - t0, out
 
 
-def _input_short_side(inp, out) -> int:
-    # A DLD model reports the size its student saw; otherwise the mapped image is the input.
-    return int(min(out.get("input_size", inp["image"].shape[-2:])))
-
-
 def markdown(report) -> str:
     env = report["environment"]
     lines = [
@@ -116,13 +110,11 @@ def main(argv=None):
         sys.exit(f"detectron2 is not importable ({err}); install it from its source (README.md)")
 
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.data import DatasetCatalog
-    from detectron2.modeling import build_model
     from detectron2.utils.logger import setup_logger
 
-    from dld_d2.config import get_cfg
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
+    from dld_d2.utils.measurement import build_trained_model, input_short_side, write_reports
 
     logger = setup_logger(name="dld_d2")
     if args.threads is not None:
@@ -132,15 +124,7 @@ def main(argv=None):
 
     models = []
     for name, config in args.model:
-        cfg = get_cfg()
-        cfg.merge_from_file(config)
-        cfg.merge_from_list(args.opts)
-        if name in weights:
-            cfg.MODEL.WEIGHTS = weights[name]
-        cfg.freeze()
-        model = build_model(cfg)
-        DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
-        model.eval()
+        cfg, model = build_trained_model(config, args.opts, weights.get(name), name)
         models.append({"name": name, "config_file": config, "cfg": cfg, "model": model})
 
     dataset = args.dataset or models[0]["cfg"].DATASETS.TEST[0]
@@ -161,7 +145,7 @@ def main(argv=None):
             for m in models:
                 seconds, out = _timed_forward(m["model"], m["inputs"][i], m["device"])
                 m["seconds"].append(seconds)
-                m["short_sides"].append(_input_short_side(m["inputs"][i], out))
+                m["short_sides"].append(input_short_side(m["inputs"][i], out))
 
     results = []
     for m in models:
@@ -198,12 +182,7 @@ def main(argv=None):
     }
     text = markdown(report)
     print(text)
-    for path, content in ((args.output, json.dumps(report, indent=2) + "\n"), (args.md, text)):
-        if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(content)
-            logger.info(f"Wrote {path}")
+    write_reports(report, text, args.output, args.md, logger)
 
 
 if __name__ == "__main__":

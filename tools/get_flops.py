@@ -11,7 +11,6 @@ outputs carry the chosen "scale" (DLD), a table by scale. Detections depend on t
 the trained ones (MODEL.WEIGHTS), as the count of an untrained model is not the model's cost.
 """
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -39,11 +38,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _short_side(size) -> int:
-    # Sizes from a traced run are tensors; from an eager one, tuples of ints.
-    return int(min(int(v) for v in size))
-
-
 def _top_modules(by_module):
     """Submodules down to depth 3 (e.g. "backbone", "roi_heads.rec_branch.sequence")."""
     return [n for n in by_module if n and n.count(".") <= 2]
@@ -57,6 +51,7 @@ def measure(model, loader, num_images, logger=None):
     uncounted ops with their number of calls.
     """
     from dld_d2.utils.flops import count_inference
+    from dld_d2.utils.measurement import input_short_side
 
     records = []
     by_module = defaultdict(float)
@@ -68,7 +63,7 @@ def measure(model, loader, num_images, logger=None):
             rec = {
                 "file_name": inp.get("file_name"),
                 "gflops": c.gflops,
-                "input_short_side": _short_side(out.get("input_size", inp["image"].shape[-2:])),
+                "input_short_side": input_short_side(inp, out),
                 "detections": len(out["instances"]) if "instances" in out else 0,
             }
             if "scale" in out:
@@ -172,24 +167,15 @@ def main(argv=None):
         sys.exit(f"detectron2 is not importable ({err}); install it from its source (README.md)")
 
     import torch
-    from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.data import build_detection_test_loader
-    from detectron2.modeling import build_model
     from detectron2.utils.logger import setup_logger
 
-    from dld_d2.config import get_cfg
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
+    from dld_d2.utils.measurement import build_trained_model, write_reports
 
     logger = setup_logger(name="dld_d2")
-    cfg = get_cfg()
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
+    cfg, model = build_trained_model(args.config_file, args.opts)
     dataset = args.dataset or cfg.DATASETS.TEST[0]
-
-    model = build_model(cfg)
-    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
-    model.eval()
     loader = build_detection_test_loader(cfg, dataset, mapper=TextSpottingDatasetMapper(cfg, False))
 
     records, by_module, uncounted = measure(model, loader, args.num_images, logger)
@@ -209,12 +195,7 @@ def main(argv=None):
     }
     text = markdown(report)
     print(text)
-    for path, content in ((args.output, json.dumps(report, indent=2) + "\n"), (args.md, text)):
-        if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(content)
-            logger.info(f"Wrote {path}")
+    write_reports(report, text, args.output, args.md, logger)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 import contextlib
 import logging
 import math
+import os
 from typing import Dict, List, Optional
 
 import torch
@@ -150,9 +151,19 @@ class DLDSpotter(nn.Module):
         teacher, student = TextSpotter(spotter_cfg), TextSpotter(spotter_cfg)
         dld = cfg.MODEL.DLD
         if dld.TEACHER_WEIGHTS:
+            if "://" not in dld.TEACHER_WEIGHTS and not os.path.isfile(dld.TEACHER_WEIGHTS):
+                raise FileNotFoundError(
+                    f"MODEL.DLD.TEACHER_WEIGHTS={dld.TEACHER_WEIGHTS}: no such file (expected a "
+                    "trained TextSpotter checkpoint, e.g. output/demo/teacher/model_final.pth)"
+                )
             # The student starts as a copy of the teacher (DLD_SPEC §3.1).
             for part in (teacher, student):
                 DetectionCheckpointer(part).load(dld.TEACHER_WEIGHTS)
+        elif not cfg.MODEL.WEIGHTS:
+            logger.warning(
+                "MODEL.DLD.TEACHER_WEIGHTS and MODEL.WEIGHTS are both empty: teacher and student "
+                "start from random weights (set TEACHER_WEIGHTS to a trained TextSpotter)"
+            )
         selector = None
         if dld.SCALE_POLICY == "learned":
             selector = ResolutionSelector(num_scales=len(dld.SCALES), widths=tuple(dld.SELECTOR_WIDTHS))
@@ -197,10 +208,11 @@ class DLDSpotter(nn.Module):
     def _load_plain_spotter(self, state_dict, prefix, *args):
         # A plain TextSpotter checkpoint (no part prefixes) initialises teacher and student.
         own = [k for k in state_dict if k.startswith(prefix)]
-        if not own or checkpoint_parts({k[len(prefix):]: None for k in own}):
-            if own:
-                parts = checkpoint_parts({k[len(prefix):]: None for k in own})
-                logger.info("Loading a DLD checkpoint holding: %s", ", ".join(parts))
+        if not own:
+            return
+        parts = checkpoint_parts({k[len(prefix):]: None for k in own})
+        if parts:
+            logger.info("Loading a DLD checkpoint holding: %s", ", ".join(parts))
             return
         logger.info("Loading a plain text-spotter checkpoint into the teacher and the student")
         for k in own:
