@@ -134,8 +134,8 @@ def test_gflops_count_the_real_inference_path(score_thresh):
             assert rec > 0.1 and c.by_module["roi_heads.rec_branch.sequence"] > 0.03
         else:
             assert len(c.output["instances"]) == 0 and rec == 0
-    # The backbone dominates and scales with the pixels (×4); the RoI heads do not.
-    assert 2.5 <= large.gflops / small.gflops <= 5
+    # The backbone scales with the pixels (×4); the RoI heads (up to 100 detections each) do not.
+    assert 1.5 <= large.gflops / small.gflops < 4
     assert large.by_module["backbone"] / small.by_module["backbone"] == pytest.approx(4, rel=0.02)
     assert inference_gflops(model, [_image(256, 320)]) == [small.gflops]
 
