@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The main job on the built-in synthetic scenes: teacher → DLD → baselines → results, on CPU.
 
-    python tools/synthetic_demo.py                                  # everything (~90 min, 2 cores)
+    python tools/synthetic_demo.py                                  # everything (~55 min, 2 cores)
     python tools/synthetic_demo.py --teacher-weights model_final.pth    # reuse a teacher
     python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
 
