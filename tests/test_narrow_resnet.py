@@ -32,10 +32,21 @@ def test_narrow_backbone_shapes_and_width():
     n = lambda m: sum(p.numel() for p in m.bottom_up.parameters())  # noqa: E731
     # Halving the width quarters the 3x3 convolutions' weights.
     assert 0.2 < n(narrow) / n(standard) < 0.3
+    # At width 64 it is Detectron2's own R-18-FPN, parameter for parameter.
+    d2_cfg = _cfg(64)
+    d2_cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
+    d2 = build_backbone(d2_cfg)
+    assert {k: v.shape for k, v in d2.state_dict().items()} == {
+        k: v.shape for k, v in standard.state_dict().items()
+    }
 
 
 def test_narrow_backbone_rejects_bottleneck_depths():
     from detectron2.modeling import build_backbone
 
-    with pytest.raises(ValueError, match="DEPTH=50"):
+    with pytest.raises(ValueError, match="DEPTH=50.*build_resnet_fpn_backbone"):
         build_backbone(_cfg(32, depth=50))
+    cfg = _cfg(32)
+    cfg.MODEL.RESNETS.NUM_GROUPS = 2
+    with pytest.raises(ValueError, match="NUM_GROUPS.*got 1, 2"):
+        build_backbone(cfg)

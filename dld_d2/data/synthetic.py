@@ -64,7 +64,7 @@ DEFAULT_REGIMES = (
     # crop of the stride-4 grid was a smear even as plain pixels, and no CPU-sized teacher
     # learned to read it in 30 minutes; so "small" text is the smallest the teacher can read
     # at full resolution, and it becomes illegible below ~0.8× (what the selector must learn).
-    # Scenes stay dense (~20 words an image): a CPU step costs the backbone pass over the image
+    # Scenes stay dense (~15 words an image): a CPU step costs the backbone pass over the image
     # far more than the recognition of one more word on it.
     Regime("small", 0.4, (28.0, 36.0), (24, 40)),
     Regime("medium", 0.4, (40.0, 56.0), (10, 18)),

@@ -13,15 +13,22 @@ from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, ResNet
 _BLOCKS_PER_STAGE = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
 
 
-@BACKBONE_REGISTRY.register()
-def build_narrow_resnet_backbone(cfg, input_shape: ShapeSpec) -> ResNet:
+def _narrow_resnet(cfg, input_shape: ShapeSpec) -> ResNet:
     """BasicBlock ResNet (MODEL.RESNETS.DEPTH 18 or 34) whose res2 has RES2_OUT_CHANNELS
     channels (doubling per stage) and whose stem has STEM_OUT_CHANNELS."""
     r = cfg.MODEL.RESNETS
+    name = "MODEL.BACKBONE.NAME build_narrow_resnet_fpn_backbone"
     if r.DEPTH not in _BLOCKS_PER_STAGE:
-        raise ValueError(f"MODEL.RESNETS.DEPTH={r.DEPTH}: the narrow ResNet has BasicBlock depths 18 and 34")
+        raise ValueError(
+            f"MODEL.RESNETS.DEPTH={r.DEPTH}: {name} builds the BasicBlock depths 18 and 34; "
+            "for bottleneck ResNets use build_resnet_fpn_backbone"
+        )
     if r.RES5_DILATION != 1 or r.NUM_GROUPS != 1 or any(r.DEFORM_ON_PER_STAGE):
-        raise ValueError("the narrow ResNet has no dilation, groups or deformable convolutions")
+        raise ValueError(
+            f"{name} has no MODEL.RESNETS.RES5_DILATION, NUM_GROUPS or DEFORM_ON_PER_STAGE: set "
+            f"them to 1, 1 and all False (got {r.RES5_DILATION}, {r.NUM_GROUPS}, "
+            f"{tuple(r.DEFORM_ON_PER_STAGE)})"
+        )
     stem = BasicStem(in_channels=input_shape.channels, out_channels=r.STEM_OUT_CHANNELS, norm=r.NORM)
     stages, in_channels, out_channels = [], r.STEM_OUT_CHANNELS, r.RES2_OUT_CHANNELS
     for idx, num_blocks in enumerate(_BLOCKS_PER_STAGE[r.DEPTH]):
@@ -36,10 +43,10 @@ def build_narrow_resnet_backbone(cfg, input_shape: ShapeSpec) -> ResNet:
 
 @BACKBONE_REGISTRY.register()
 def build_narrow_resnet_fpn_backbone(cfg, input_shape: ShapeSpec) -> FPN:
-    """`build_narrow_resnet_backbone` + FPN (P2–P6, P6 by max-pool), as Detectron2's
-    `build_resnet_fpn_backbone`."""
+    """A BasicBlock ResNet at MODEL.RESNETS.STEM_OUT_CHANNELS / RES2_OUT_CHANNELS width + FPN
+    (P2–P6, P6 by max-pool), as Detectron2's `build_resnet_fpn_backbone` (identical at 64)."""
     return FPN(
-        bottom_up=build_narrow_resnet_backbone(cfg, input_shape),
+        bottom_up=_narrow_resnet(cfg, input_shape),
         in_features=cfg.MODEL.FPN.IN_FEATURES,
         out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
         norm=cfg.MODEL.FPN.NORM,
