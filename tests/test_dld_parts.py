@@ -369,3 +369,26 @@ def test_lowres_view_leaves_inputs_unchanged():
     assert torch.equal(targets[0].gt_masks.tensor, targets_before[0].gt_masks.tensor)
     assert np.array_equal(poly_targets[0].gt_masks.polygons[0][0],
                           targets_before[1].gt_masks.polygons[0][0])
+
+
+def test_selector_normalises_each_image_alike_in_training_and_at_test():
+    # The selector runs one image at a time in training; a BatchNorm with running averages
+    # would then decide differently at test than it learned to (see ResolutionSelector).
+    torch.manual_seed(0)
+    sel = ResolutionSelector(widths=(8, 8, 16, 16, 32))
+    opt = torch.optim.SGD(sel.parameters(), lr=0.1)
+    images = torch.randn(3, 3, 64, 96) * torch.tensor([0.5, 1.0, 3.0]).view(3, 1, 1, 1)
+    for _ in range(3):
+        loss = sel(images).logsumexp(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    trained = sel(images).detach()
+    sel.eval()
+    with torch.no_grad():
+        tested = sel(images)
+        alone = torch.cat([sel(images[i : i + 1]) for i in range(3)])
+    assert torch.allclose(trained, tested, atol=1e-6)
+    # A batch is normalised image by image: no image's decision depends on the others.
+    assert torch.allclose(tested, alone, atol=1e-6)
+    assert not any(name.endswith("running_mean") for name, _ in sel.named_buffers())
