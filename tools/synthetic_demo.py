@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """The main job on the built-in synthetic scenes: teacher → DLD → baselines → results, on CPU.
 
-    python tools/synthetic_demo.py                                  # everything (~55 min, 2 cores)
+    python tools/synthetic_demo.py                                  # everything (~60 min, 2 cores)
     python tools/synthetic_demo.py --teacher-weights model_final.pth    # reuse a teacher
     python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
 
 Steps (each one a command a user could type; their logs go to OUTPUT/logs/):
   1. draw a few training scenes with their annotations         (tools/visualize_data.py)
   2. train the teacher and evaluate it with GFLOPs              (train_net.py)
+     (and at DLD's teacher view when that differs: the reference row of the ratios)
   3. spot text in a few test images                             (tools/demo.py)
   4. distil it: DLD with γ = 0.1 and γ = 0.3, and the fixed-low-scale baseline (train_net.py)
   5. evaluate the fixed-scale student at other test scales      (train_net.py --eval-only)
@@ -28,8 +29,9 @@ sys.path.insert(0, REPO)
 DISTILLED = (
     ("dld_gamma0.1", ["MODEL.DLD.PENALTY_WEIGHT", "0.1"], "DLD, γ = 0.1"),
     ("dld_gamma0.3", ["MODEL.DLD.PENALTY_WEIGHT", "0.3"], "DLD, γ = 0.3"),
-    ("fixed_0.5", ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.5"],
-     "fixed scale 0.5, no selector"),
+    # The fixed-scale baseline near DLD's cost (its mean scale was 0.7-0.8), and its curve below.
+    ("fixed_0.7", ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.7"],
+     "fixed scale 0.7, no selector"),
 )
 
 
@@ -43,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--teacher-only", action="store_true", help="stop after the teacher's demo")
     p.add_argument("--num-demo", type=int, default=4, help="test images to run the demo on")
     p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
-    p.add_argument("--curve-scales", type=float, nargs="*", default=[0.4, 0.7],
+    p.add_argument("--curve-scales", type=float, nargs="*", default=[0.5, 0.6, 0.8],
                    help="other test scales of the fixed-scale student (its curve in the plot)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every step")
     return p.parse_args(argv)
@@ -96,6 +98,10 @@ class Pipeline:
 
     def train(self, name, config, opts):
         folder = os.path.join(self.out, name)
+        # Detectron2 appends to metrics.json: a rerun in the same folder would mix two runs' curves.
+        stale = os.path.join(folder, "metrics.json")
+        if os.path.exists(stale):
+            os.remove(stale)
         self.step(name, ["train_net.py", "--config-file", config, "OUTPUT_DIR", folder]
                   + self.args.opts + opts)
         return folder
@@ -106,6 +112,16 @@ class Pipeline:
                          weights, "OUTPUT_DIR", folder, "TEST.TEXT.COUNT_FLOPS", "True"]
                   + self.args.opts + opts)
         return folder
+
+
+def _test_view(config_file, opts):
+    """(short side, long-side cap) of a config's test images."""
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(os.path.join(REPO, config_file))
+    cfg.merge_from_list(opts)
+    return cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
 
 
 def main(argv=None):
@@ -145,6 +161,15 @@ def main(argv=None):
              "weights": teacher, **_results(teacher_results, test_set)}]
     curves = {"fixed-scale student at other test scales": []}
     if not args.teacher_only:
+        view = _test_view(args.distill_config, args.opts)
+        if view != (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST):
+            # The teacher where DLD's frozen teacher reads (its teacher view) is the reference
+            # row of the ratios, as in the paper (teacher at S-896, students at 0.3-0.8 of it).
+            folder = run.evaluate("teacher_at_dld_view", args.config_file, teacher,
+                                  ["INPUT.MIN_SIZE_TEST", str(view[0]), "INPUT.MAX_SIZE_TEST", str(view[1])])
+            rows.insert(0, {"name": "teacher_dld_view", "what": f"teacher at S-{view[0]} (DLD's teacher view)",
+                            "config": os.path.join(folder, "config.yaml"), "weights": teacher,
+                            **_results(folder, test_set)})
         for name, opts, what in DISTILLED:
             folder = run.train(name, args.distill_config, ["MODEL.DLD.TEACHER_WEIGHTS", teacher] + opts)
             # The run's own full config (config.yaml, written by Detectron2) rebuilds it exactly.
