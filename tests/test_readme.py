@@ -3,6 +3,7 @@
 A README command without an entry in COMMANDS fails the test, so the README cannot show a
 command that no test runs.
 """
+import json
 import os
 import re
 import shlex
@@ -105,4 +106,11 @@ def test_every_readme_command_runs(tmp_path):
         ran += 1
     assert ran == len(cmds) - 2
     assert (tmp_path / "demo" / "summary.md").is_file()
+    # DLD's teacher view (S-288 in the quick DLD config) differs from the teacher's (S-256): the
+    # teacher is evaluated there too, and that row is the reference of the ratios.
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert [r["name"] for r in summary["rows"]] == [
+        "teacher_dld_view", "teacher", "dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"]
+    assert summary["rows"][0]["what"].startswith("teacher at S-288")
+    assert summary["rows"][0]["mean_input_short_side"] > summary["rows"][1]["mean_input_short_side"]
     assert list((tmp_path / "spotted").glob("*.json"))
