@@ -392,3 +392,20 @@ def test_selector_normalises_each_image_alike_in_training_and_at_test():
     # A batch is normalised image by image: no image's decision depends on the others.
     assert torch.allclose(tested, alone, atol=1e-6)
     assert not any(name.endswith("running_mean") for name, _ in sel.named_buffers())
+
+
+def test_selector_loads_a_checkpoint_with_running_statistics(caplog):
+    # DAVAR's (and older) selector checkpoints hold BN running averages: loaded, not reported as
+    # unused keys, and the learned weights arrive.
+    source = ResolutionSelector(widths=(8, 8, 16, 16, 32))
+    state = dict(source.state_dict())
+    for bn in ("bn1", "bs1.bn1", "bs4.bn3"):
+        width = state[f"{bn}.weight"].numel()
+        state.update({f"{bn}.running_mean": torch.zeros(width), f"{bn}.running_var": torch.ones(width),
+                      f"{bn}.num_batches_tracked": torch.tensor(7)})
+    target = ResolutionSelector(widths=(8, 8, 16, 16, 32))
+    with caplog.at_level("INFO"):
+        result = target.load_state_dict(state, strict=True)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert "9 BatchNorm running-statistics entries" in caplog.text
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in target.state_dict().items())

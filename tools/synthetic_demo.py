@@ -114,23 +114,23 @@ class Pipeline:
         return folder
 
 
-def _test_view(config_file, opts):
-    """(short side, long-side cap) of a config's test images."""
+def _load_cfg(config_file, opts):
     from dld_d2.config import get_cfg
 
     cfg = get_cfg()
     cfg.merge_from_file(os.path.join(REPO, config_file))
     cfg.merge_from_list(opts)
+    return cfg
+
+
+def _test_view(cfg):
+    """(short side, long-side cap) of a config's test images."""
     return cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from dld_d2.config import get_cfg
-
-    cfg = get_cfg()
-    cfg.merge_from_file(os.path.join(REPO, args.config_file))
-    cfg.merge_from_list(args.opts)
+    cfg = _load_cfg(args.config_file, args.opts)
     test_set = cfg.DATASETS.TEST[0]
     test_short = cfg.INPUT.MIN_SIZE_TEST
     run = Pipeline(args, test_set)
@@ -161,8 +161,8 @@ def main(argv=None):
              "weights": teacher, **_results(teacher_results, test_set)}]
     curves = {"fixed-scale student at other test scales": []}
     if not args.teacher_only:
-        view = _test_view(args.distill_config, args.opts)
-        if view != (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST):
+        view = _test_view(_load_cfg(args.distill_config, args.opts))
+        if view != _test_view(cfg):
             # The teacher where DLD's frozen teacher reads (its teacher view) is the reference
             # row of the ratios, as in the paper (teacher at S-896, students at 0.3-0.8 of it).
             folder = run.evaluate("teacher_at_dld_view", args.config_file, teacher,

@@ -1,5 +1,6 @@
 """Dynamic Resolution Selector (DLD_SPEC §2): a small ResNet-like classifier over the candidate
 scales, and the hard decisions taken from its logits."""
+import logging
 from typing import Sequence
 
 import torch
@@ -7,6 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DEFAULT_WIDTHS = (32, 32, 64, 128, 256)
+_RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+logger = logging.getLogger(__name__)
 
 
 def _norm(channels: int) -> nn.BatchNorm2d:
@@ -62,6 +66,19 @@ class ResolutionSelector(nn.Module):
         self.bs3 = _BasicBlock(widths[2], widths[3])
         self.bs4 = _BasicBlock(widths[3], widths[4])
         self.fc = nn.Linear(widths[4], num_scales)
+        self._register_load_state_dict_pre_hook(self._drop_running_stats)
+
+    @staticmethod
+    def _drop_running_stats(state_dict, prefix, *args):
+        # DAVAR's checkpoints (and this project's before per-image statistics) hold BN running
+        # averages; say once why they are left out instead of listing them as unused keys.
+        stale = [k for k in state_dict if k.startswith(prefix) and k.rsplit(".", 1)[-1] in _RUNNING_STATS]
+        if stale:
+            for k in stale:
+                del state_dict[k]
+            logger.info("Resolution selector: %d BatchNorm running-statistics entries of the "
+                        "checkpoint are not used (it normalises each image by its own statistics)",
+                        len(stale))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[0] != 1:
