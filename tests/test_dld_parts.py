@@ -9,10 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from dld_d2.modeling.dld.schedule import (
+    best_scale_targets,
     combine_scale_logits,
     epoch_of,
     iters_per_epoch,
     resolution_penalty,
+    scale_token_losses,
     temperature,
 )
 from dld_d2.modeling.dld.selector import ResolutionSelector, select_scales
@@ -192,6 +194,43 @@ def test_combine_scale_logits_gradient_from_selector_and_all_empty():
     h2 = torch.eye(3)[[0, 2]].requires_grad_()
     empty = combine_scale_logits(h2, [torch.zeros(3, 0, 4, 5), torch.zeros(3, 0, 4, 5)])
     assert empty.shape == (0, 4, 5) and empty.requires_grad
+
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.1, 100.0])
+def test_best_scale_targets_minimise_the_code_objective(gamma):
+    """The per-image targets are the one-hot decisions with the lowest loss_rs + loss_penalty
+    ("ce" form), found by trying every combination; an image without words goes cheapest."""
+    import itertools
+
+    from dld_d2.modeling.recognition import recognition_loss
+
+    torch.manual_seed(3)
+    k, steps, c = 3, 4, 6
+    scales = torch.tensor([0.4, 0.6, 0.8])
+    z = [torch.randn(k, 2, steps, c) * 3, torch.randn(k, 1, steps, c) * 3, torch.randn(k, 0, steps, c)]
+    rows = [torch.tensor([[0, 2, 3, 1, 0], [0, 4, 1, 0, 0]]), torch.tensor([[0, 5, 5, 2, 1]]),
+            torch.zeros(0, 5, dtype=torch.long)]
+    targets = torch.cat(rows)
+    num_tokens = int((targets[:, 1 : steps + 1] != 0).sum())
+    token_losses = scale_token_losses(z, rows)
+    assert token_losses.shape == (3, k) and torch.all(token_losses[2] == 0)
+    for i in range(k):  # the sums give back recognition_loss at one scale for all images
+        one = torch.cat([zb[i] for zb in z])
+        assert token_losses[:, i].sum() / num_tokens == pytest.approx(float(recognition_loss(one, targets)), rel=1e-5)
+
+    def objective(choice):
+        h = F.one_hot(torch.tensor(choice), k).float()
+        return float(recognition_loss(combine_scale_logits(h, z), targets)
+                     + resolution_penalty(h, scales, gamma))
+
+    best = min(itertools.product(range(k), repeat=3), key=objective)
+    got = best_scale_targets(token_losses, num_tokens, scales**1.5, gamma).tolist()
+    assert objective(tuple(got)) == pytest.approx(objective(best), abs=1e-6)
+    if gamma > 0:
+        assert got[2] == 0  # no words: only the cost counts
+    if gamma == 100.0:
+        assert got == [0, 0, 0]  # a high cost weight sends every image to the smallest scale
 
 
 # ----------------------------------------------------------------------------- low-res view

@@ -1,4 +1,6 @@
 """DLDSpotter: training step, frozen teacher, selector gradients, checkpoints, inference."""
+import math
+
 import pytest
 import torch
 
@@ -129,6 +131,30 @@ def test_a_batch_without_text(teacher_checkpoint):
             assert float(losses[name]) == 0.0
         assert float(losses["loss_penalty"]) > 0  # the choice still costs
         sum(losses.values()).backward()
+
+
+def test_best_scale_selector_loss_trains_the_selector_only(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    model = _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_LOSS", "best")
+    model.train()
+    with EventStorage() as storage:
+        losses = model(_batch())
+        best_scale = storage.latest()["dld/best_scale"][0]
+        penalty = storage.latest()["dld/penalty"][0]
+        # The penalty shapes the targets instead of being a loss of its own.
+        assert set(losses) == LOSSES - {"loss_penalty"}
+        sel, student = list(model.selector.parameters()), list(model.student.parameters())
+        g = torch.autograd.grad(losses["loss_rs"], sel + student, allow_unused=True)
+        assert any(x is not None and x.abs().sum() > 0 for x in g[: len(sel)])
+        assert all(x is None or x.abs().sum() == 0 for x in g[len(sel):])
+        # A random selector over 6 scales: cross-entropy ≈ log 6 to any target.
+        assert float(losses["loss_rs"]) == pytest.approx(math.log(6), abs=0.5)
+        assert 0.3 <= best_scale <= 0.8 and 0.1 * 0.3**1.5 - 1e-6 <= penalty <= 0.1 * 0.8**1.5 + 1e-6
+        # Without text every image's best decision is the cheapest scale.
+        empty = model([_input([], []), _input([], [])])
+        assert storage.latest()["dld/best_scale"][0] == pytest.approx(0.3)
+        sum(empty.values()).backward()
 
 
 def test_penalty_matches_the_chosen_scales(teacher_checkpoint):

@@ -35,3 +35,48 @@ def test_unknown_optimizer_is_named():
 
     with pytest.raises(ValueError, match="SOLVER.OPTIMIZER='LAMB'"):
         build_optimizer(_cfg("LAMB"), torch.nn.Linear(2, 2))
+
+
+class _WithSelector(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.student = torch.nn.Linear(4, 4)
+        self.selector = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.BatchNorm1d(2))
+
+
+@pytest.mark.parametrize("name", ["ADAMW", "SGD"])
+def test_selector_lr_factor_scales_only_the_selector_and_follows_the_schedule(name):
+    from detectron2.solver import build_lr_scheduler
+
+    from dld_d2.engine import build_optimizer
+
+    cfg = _cfg(name, clip_type="value")
+    cfg.SOLVER.CLIP_GRADIENTS.ENABLED = False
+    cfg.SOLVER.BIAS_LR_FACTOR = 2.0
+    cfg.SOLVER.WARMUP_ITERS = 0
+    cfg.SOLVER.STEPS = (1,)
+    cfg.MODEL.DLD.SELECTOR_LR_FACTOR = 30.0
+    model = _WithSelector()
+    opt = build_optimizer(cfg, model)
+    lr = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert len(lr) == len(list(model.parameters()))  # every parameter once
+    assert lr[id(model.student.weight)] == pytest.approx(0.1)
+    assert lr[id(model.student.bias)] == pytest.approx(0.2)
+    assert lr[id(model.selector[0].weight)] == pytest.approx(3.0)
+    assert lr[id(model.selector[0].bias)] == pytest.approx(6.0)
+    assert lr[id(model.selector[1].weight)] == pytest.approx(3.0)
+    sched = build_lr_scheduler(cfg, opt)
+    opt.step()
+    sched.step()  # past the step at iteration 1: every group ×0.1, the ratio kept
+    lr = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert lr[id(model.student.weight)] == pytest.approx(0.01)
+    assert lr[id(model.selector[0].weight)] == pytest.approx(0.3)
+
+
+def test_selector_lr_factor_one_is_detectron2s_optimizer():
+    from dld_d2.engine import build_optimizer
+
+    cfg = _cfg("SGD", clip_type="value")
+    cfg.SOLVER.CLIP_GRADIENTS.ENABLED = False
+    opt = build_optimizer(cfg, _WithSelector())
+    assert {g["lr"] for g in opt.param_groups} == {0.1}

@@ -29,3 +29,36 @@ def test_training_step_starts_a_fresh_metrics_file(tmp_path):
     assert commands == [("dld_gamma0.1", [
         "train_net.py", "--config-file", "configs/synth/distill_cpu.yaml", "OUTPUT_DIR", str(folder),
         "SOLVER.MAX_ITER", "2", "MODEL.DLD.PENALTY_WEIGHT", "0.1"])]
+
+
+def _scene(image_id, size, words):
+    anns = [{"bbox": [10, 10 + 40 * i, 110, 40 + 40 * i], "bbox_mode": 0, "text": w, "iscrowd": 0,
+             "segmentation": [[10, 10 + 40 * i, 110, 10 + 40 * i, 110, 40 + 40 * i, 10, 40 + 40 * i]]}
+            for i, w in enumerate(words)]
+    return {"image_id": image_id, "text_scale": size, "annotations": anns}
+
+
+def _read(scene, texts, scale=None):
+    pred = {"image_id": str(scene["image_id"]), "instances": [
+        {"polygon": a["segmentation"][0], "text": t, "score": 0.9}
+        for a, t in zip(scene["annotations"], texts)]}
+    if scale is not None:
+        pred["scale"] = scale
+    return pred
+
+
+def test_scores_by_text_size():
+    demo = _demo_module()
+    scenes = [_scene(1, "small", ["alpha", "beta"]), _scene(2, "small", ["gamma"]),
+              _scene(3, "large", ["delta", "omega"])]
+    # Small text: 2 of 3 words read (one misread): P = R = 2/3. Large text: all read.
+    preds = [_read(scenes[0], ["alpha", "bota"], 0.8), _read(scenes[1], ["gamma"], 0.6),
+             _read(scenes[2], ["delta", "omega"], 0.3)]
+    got = demo.by_text_size(preds, scenes)
+    assert got == {
+        "large": {"images": 1, "words": 2, "e2e_hmean": 100.0, "mean_scale": 0.3},
+        "small": {"images": 2, "words": 3, "e2e_hmean": 66.7, "mean_scale": 0.7},
+    }
+    # A teacher (no chosen scale) gets hmeans only; a scene it missed counts its words.
+    got = demo.by_text_size([_read(scenes[0], ["alpha", "beta"]), _read(scenes[1], [])], scenes)
+    assert got == {"small": {"images": 2, "words": 3, "e2e_hmean": 80.0}}

@@ -72,14 +72,28 @@ def _predictions(folder, test_set):
         return json.load(f)
 
 
-def scale_by_text_size(predictions, dataset_dicts):
-    """Mean chosen scale per synthetic text-size regime ("small", "medium", "large")."""
+def by_text_size(predictions, dataset_dicts, iou_threshold=0.5):
+    """Per synthetic text-size regime ("small", "medium", "large"): images, words, end-to-end
+    hmean (percent, no lexicon) and, for a DLD model, the mean chosen scale."""
+    from dld_d2.evaluation.protocol import ProtocolConfig, evaluate
+    from dld_d2.evaluation.submission import gt_from_dataset_dicts, prepare_predictions
+
     regime = {str(d["image_id"]): d.get("text_scale") for d in dataset_dicts}
-    by = {}
-    for p in predictions:
-        if "scale" in p and regime.get(p["image_id"]):
-            by.setdefault(regime[p["image_id"]], []).append(p["scale"])
-    return {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}
+    gt = gt_from_dataset_dicts(dataset_dicts)
+    raw = {p["image_id"]: [(x["polygon"], x["text"], x["score"]) for x in p["instances"]]
+           for p in predictions}
+    dets, _ = prepare_predictions(raw, invalid="hull", sort_by_score=True)
+    out = {}
+    for size in sorted({regime[k] for k in raw if regime.get(k)}):
+        keys = [k for k in raw if regime.get(k) == size]
+        res = evaluate({k: gt[k] for k in keys}, {k: dets[k] for k in keys},
+                       ProtocolConfig.davar(iou_threshold=iou_threshold))
+        out[size] = {"images": len(keys), "words": res.num_gt_care,
+                     "e2e_hmean": round(100 * res.spotting["hmean"], 1)}
+        scales = [p["scale"] for p in predictions if p["image_id"] in keys and "scale" in p]
+        if scales:
+            out[size]["mean_scale"] = round(sum(scales) / len(scales), 3)
+    return out
 
 
 class Pipeline:
@@ -156,9 +170,16 @@ def main(argv=None):
                       "--output", os.path.join(out, "demo"), "--save-json", "MODEL.WEIGHTS", teacher]
              + args.opts)
 
-    rows = [{"name": "teacher", "what": f"teacher at S-{test_short}",
-             "config": os.path.join(teacher_results, "config.yaml"),
-             "weights": teacher, **_results(teacher_results, test_set)}]
+    def row(name, what, folder, weights):
+        # The run's own full config (config.yaml, written by Detectron2) rebuilds it exactly.
+        r = {"name": name, "what": what, "config": os.path.join(folder, "config.yaml"),
+             "weights": weights, **_results(folder, test_set)}
+        size = by_text_size(_predictions(folder, test_set), dicts, cfg.TEST.TEXT.IOU_THRESH)
+        if size:
+            r["by_text_size"] = size
+        return r
+
+    rows = [row("teacher", f"teacher at S-{test_short}", teacher_results, teacher)]
     curves = {"fixed-scale student at other test scales": []}
     if not args.teacher_only:
         view = _test_view(_load_cfg(args.distill_config, args.opts))
@@ -167,18 +188,11 @@ def main(argv=None):
             # row of the ratios, as in the paper (teacher at S-896, students at 0.3-0.8 of it).
             folder = run.evaluate("teacher_at_dld_view", args.config_file, teacher,
                                   ["INPUT.MIN_SIZE_TEST", str(view[0]), "INPUT.MAX_SIZE_TEST", str(view[1])])
-            rows.insert(0, {"name": "teacher_dld_view", "what": f"teacher at S-{view[0]} (DLD's teacher view)",
-                            "config": os.path.join(folder, "config.yaml"), "weights": teacher,
-                            **_results(folder, test_set)})
+            rows.insert(0, row("teacher_dld_view", f"teacher at S-{view[0]} (DLD's teacher view)",
+                               folder, teacher))
         for name, opts, what in DISTILLED:
             folder = run.train(name, args.distill_config, ["MODEL.DLD.TEACHER_WEIGHTS", teacher] + opts)
-            # The run's own full config (config.yaml, written by Detectron2) rebuilds it exactly.
-            row = {"name": name, "what": what, "config": os.path.join(folder, "config.yaml"),
-                   "weights": os.path.join(folder, "model_final.pth"), **_results(folder, test_set)}
-            by_size = scale_by_text_size(_predictions(folder, test_set), dicts)
-            if by_size:
-                row["mean_scale_by_text_size"] = by_size
-            rows.append(row)
+            rows.append(row(name, what, folder, os.path.join(folder, "model_final.pth")))
         fixed = rows[-1]
         for s in args.curve_scales:
             folder = run.evaluate(f"fixed_at_{s:g}", fixed["config"], fixed["weights"],
@@ -230,10 +244,18 @@ def summary_markdown(summary):
         if points:
             pts = ", ".join(f"{p['mean_gflops']:.2f} G → {p['e2e_none_hmean']:.1f}" for p in points)
             lines += ["", f"{name}: {pts}"]
-    for r in rows:
-        if "mean_scale_by_text_size" in r:
-            lines += ["", f"{r['what']}: mean chosen scale by text size "
-                      + ", ".join(f"{k} {v}" for k, v in r["mean_scale_by_text_size"].items())]
+    sizes = [k for k in ("small", "medium", "large") if k in rows[0].get("by_text_size", {})]
+    if sizes:
+        counts = rows[0]["by_text_size"]
+        lines += ["", "By text size (" + ", ".join(
+            f"{k}: {counts[k]['images']} images, {counts[k]['words']} words" for k in sizes) + "):", "",
+            "| model | " + " | ".join(f"{k} E2E | {k} scale" for k in sizes) + " |",
+            "|---|" + "---|---|" * len(sizes)]
+        for r in rows:
+            by_size = r.get("by_text_size", {})
+            cells = [(by_size.get(k, {}).get("e2e_hmean"), by_size.get(k, {}).get("mean_scale")) for k in sizes]
+            lines.append(f"| {r['what']} | " + " | ".join(
+                f"{'-' if h is None else f'{h:.1f}'} | {'-' if sc is None else f'{sc:.2f}'}" for h, sc in cells) + " |")
     total = sum(summary["minutes"].values())
     lines += ["", "Minutes per step: " + ", ".join(f"{k} {v}" for k, v in summary["minutes"].items())
               + f" (total {total:.1f})."]

@@ -63,10 +63,15 @@ def add_dld_config(cfg):
     # relative cost per scale (the paper's FLOPs-table form, e.g. GFLOPs / teacher GFLOPs).
     cfg.MODEL.DLD.PENALTY_EXPONENT = 1.5
     cfg.MODEL.DLD.PENALTY_COSTS = ()
-    # Selector loss: "ce" (the code: CE to the GT text of the decision-weighted student logits)
-    # or "kl" (the paper: KL from the teacher's distributions); its weight.
+    # Selector loss: "ce" (the code: CE to the GT text of the decision-weighted student logits),
+    # "kl" (the paper: KL from the teacher's distributions), both with the penalty as a second
+    # loss; or "best" (not in the paper): the selector's cross-entropy to each image's decision
+    # that minimises the "ce" loss plus the penalty, found from the same per-scale passes. Its weight.
     cfg.MODEL.DLD.SELECTOR_LOSS = "ce"
     cfg.MODEL.DLD.SELECTOR_LOSS_WEIGHT = 1.0
+    # The selector's learning rate as a multiple of SOLVER.BASE_LR (it trains from scratch while
+    # the student only adapts); also multiplies its bias LR factor, and follows the same schedule.
+    cfg.MODEL.DLD.SELECTOR_LR_FACTOR = 1.0
     # Test-time decision: "argmax" (deterministic) or "sample" (the reference code's τ=1 draw).
     cfg.MODEL.DLD.TEST_SELECTION = "argmax"
     # Long-side caps of the student's low-resolution view in training and at test (DLD_SPEC §3.5).

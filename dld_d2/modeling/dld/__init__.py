@@ -2,10 +2,12 @@
 (pure torch), and the low-resolution view of a batch (Detectron2 structures)."""
 from ...utils.env import detectron2_available
 from .schedule import (
+    best_scale_targets,
     combine_scale_logits,
     epoch_of,
     iters_per_epoch,
     resolution_penalty,
+    scale_token_losses,
     temperature,
 )
 from .selector import DEFAULT_WIDTHS, ResolutionSelector, select_scales
@@ -13,10 +15,12 @@ from .selector import DEFAULT_WIDTHS, ResolutionSelector, select_scales
 __all__ = [
     "DEFAULT_WIDTHS",
     "ResolutionSelector",
+    "best_scale_targets",
     "combine_scale_logits",
     "epoch_of",
     "iters_per_epoch",
     "resolution_penalty",
+    "scale_token_losses",
     "select_scales",
     "temperature",
 ]

@@ -1,9 +1,11 @@
 """Selector schedule and losses (DLD_SPEC §2, §3.2 steps 3–4): Gumbel temperature per epoch,
-the resolution cost penalty, and the decision-weighted logits fed to the selector loss."""
+the resolution cost penalty, the decision-weighted logits fed to the selector loss, and the
+best decisions of that objective (the target of SELECTOR_LOSS "best")."""
 import math
 from typing import List, Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 
 
 def temperature(epoch: int, tau0: float = 5.0, decay: float = 0.965) -> float:
@@ -59,3 +61,35 @@ def combine_scale_logits(
         (h.reshape(-1, 1, 1, 1) * z).sum(dim=0) for h, z in zip(decisions, per_scale_logits)
     ]
     return torch.cat(combined, dim=0)
+
+
+def scale_token_losses(per_scale_logits: List[torch.Tensor], targets: List[torch.Tensor]) -> torch.Tensor:
+    """(B, K) summed token cross-entropy of each image's words read at each candidate scale.
+
+    per_scale_logits[b]: (K, n_b, T, C) as for `combine_scale_logits`; targets[b]: (n_b, ≥T+1)
+    rows as for `recognition_loss` (index 0 ignored). An image without words sums to 0.
+    """
+    rows = []
+    for z, t in zip(per_scale_logits, targets):
+        k, n, steps, c = z.shape
+        gold = t[:, 1 : steps + 1].to(z.device).reshape(1, -1).expand(k, -1)
+        ce = F.cross_entropy(z.reshape(k, -1, c).float().transpose(1, 2), gold, ignore_index=0,
+                             reduction="none")
+        rows.append(ce.sum(dim=1))
+    return torch.stack(rows)
+
+
+def best_scale_targets(
+    token_losses: torch.Tensor, num_tokens: int, costs: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """(B,) index of the scale that minimises each image's share of `loss_rs + loss_penalty`.
+
+    With one-hot decisions h, the reference code's selector objective is
+    Σ_b Σ_i h_b,i · token_losses_b,i / num_tokens + γ / B · Σ_b Σ_i h_b,i · cost_i: a sum of
+    independent per-image terms, so its best decisions are this per-image argmin.
+    token_losses: (B, K) from `scale_token_losses`; num_tokens: scored tokens in the batch;
+    costs: (K,) as in `resolution_penalty`.
+    """
+    b = token_losses.shape[0]
+    objective = token_losses / max(int(num_tokens), 1) + gamma / max(b, 1) * costs.to(token_losses)
+    return objective.argmin(dim=1)
