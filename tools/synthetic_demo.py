@@ -29,7 +29,7 @@ sys.path.insert(0, REPO)
 DISTILLED = (
     ("dld_gamma0.1", ["MODEL.DLD.PENALTY_WEIGHT", "0.1"], "DLD, γ = 0.1"),
     ("dld_gamma0.3", ["MODEL.DLD.PENALTY_WEIGHT", "0.3"], "DLD, γ = 0.3"),
-    # The fixed-scale baseline near DLD's cost (its mean scale was 0.7-0.8), and its curve below.
+    # The fixed-scale baseline near DLD's cost (DLD's mean scale is 0.6-0.8), and its curve below.
     ("fixed_0.7", ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.7"],
      "fixed scale 0.7, no selector"),
 )
