@@ -144,3 +144,24 @@ def test_distill_from_the_teacher_quick_schedule_then_eval_only(trained, env, tm
     assert 0.3 * min(sides) - 1 <= res["mean_input_short_side"] <= 0.8 * max(sides)
     shares = [v for k, v in res.items() if k.startswith("scale_")]
     assert sum(shares) == pytest.approx(100.0)
+
+
+def test_distill_with_the_synthetic_configs_selector_settings(trained, env, tmp_path):
+    """configs/synth/distill_cpu.yaml's selector loss and LR factor, through train_net.py."""
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(str(REPO / "configs/synth/distill_cpu.yaml"))
+    assert cfg.MODEL.DLD.SELECTOR_LOSS == "best" and cfg.MODEL.DLD.SELECTOR_LR_FACTOR > 1
+    teacher, _ = trained
+    out = tmp_path / "dld_best"
+    log = _run(["train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(out),
+                "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth"),
+                "MODEL.DLD.SELECTOR_LOSS", cfg.MODEL.DLD.SELECTOR_LOSS,
+                "MODEL.DLD.SELECTOR_LR_FACTOR", str(cfg.MODEL.DLD.SELECTOR_LR_FACTOR)], env)
+    metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
+    train = [m for m in metrics if "loss_kd_seq" in m]
+    # The penalty shapes the selector's targets (logged) instead of being a loss.
+    assert "loss_penalty" not in train[0] and {"loss_rs", "dld/best_scale", "dld/penalty"} <= set(train[0])
+    assert 0.3 <= train[-1]["dld/best_scale"] <= 0.8
+    assert (out / "model_final.pth").is_file() and "mean_gflops" in log

@@ -77,20 +77,23 @@ def by_text_size(predictions, dataset_dicts, iou_threshold=0.5):
     hmean (percent, no lexicon) and, for a DLD model, the mean chosen scale."""
     from dld_d2.evaluation.protocol import ProtocolConfig, evaluate
     from dld_d2.evaluation.submission import gt_from_dataset_dicts, prepare_predictions
+    from dld_d2.evaluation.text_evaluator import prediction_items
 
     regime = {str(d["image_id"]): d.get("text_scale") for d in dataset_dicts}
     gt = gt_from_dataset_dicts(dataset_dicts)
-    raw = {p["image_id"]: [(x["polygon"], x["text"], x["score"]) for x in p["instances"]]
-           for p in predictions}
-    dets, _ = prepare_predictions(raw, invalid="hull", sort_by_score=True)
+    dets, _ = prepare_predictions(prediction_items(predictions), invalid="hull", sort_by_score=True)
+    groups = {}
+    for p in predictions:
+        if regime.get(p["image_id"]):
+            groups.setdefault(regime[p["image_id"]], []).append(p)
     out = {}
-    for size in sorted({regime[k] for k in raw if regime.get(k)}):
-        keys = [k for k in raw if regime.get(k) == size]
+    for size, preds in sorted(groups.items()):
+        keys = [p["image_id"] for p in preds]
         res = evaluate({k: gt[k] for k in keys}, {k: dets[k] for k in keys},
                        ProtocolConfig.davar(iou_threshold=iou_threshold))
         out[size] = {"images": len(keys), "words": res.num_gt_care,
                      "e2e_hmean": round(100 * res.spotting["hmean"], 1)}
-        scales = [p["scale"] for p in predictions if p["image_id"] in keys and "scale" in p]
+        scales = [p["scale"] for p in preds if "scale" in p]
         if scales:
             out[size]["mean_scale"] = round(sum(scales) / len(scales), 3)
     return out

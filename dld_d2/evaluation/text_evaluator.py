@@ -18,6 +18,15 @@ from .submission import gt_from_dataset_dicts, prepare_predictions, write_submis
 logger = logging.getLogger(__name__)
 
 
+def prediction_items(predictions):
+    """{image id: [(polygon, text, score)]} of the evaluator's prediction records (the lines of
+    text_predictions.json), as `prepare_predictions` and `write_submission_zip` take them."""
+    return {
+        p["image_id"]: [(x["polygon"], x["text"], x["score"]) for x in p["instances"]]
+        for p in predictions
+    }
+
+
 class TextSpottingEvaluator(DatasetEvaluator):
     """Detection, end-to-end and word-spotting precision / recall / hmean, per lexicon.
 
@@ -148,10 +157,7 @@ class TextSpottingEvaluator(DatasetEvaluator):
 
     def _score(self, predictions):
         gt_all = gt_from_dataset_dicts(DatasetCatalog.get(self._dataset_name))
-        raw = {
-            p["image_id"]: [(x["polygon"], x["text"], x["score"]) for x in p["instances"]]
-            for p in predictions
-        }
+        raw = prediction_items(predictions)
         missing = set(raw) - set(gt_all)
         if missing:
             raise KeyError(

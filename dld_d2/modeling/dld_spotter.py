@@ -331,8 +331,8 @@ class DLDSpotter(nn.Module):
             # synthetic scenes it settled on one scale for every image within 1,500 steps. The
             # same no-grad passes give each image's best decision outright; a classification
             # loss toward it keeps teaching until the selector picks it.
-            steps = stacked[0].shape[2] if stacked else 0
-            num_tokens = int((text_targets[:, 1 : steps + 1] != 0).sum()) if steps else 0
+            steps = stacked[0].shape[2]
+            num_tokens = int((text_targets[:, 1 : steps + 1] != 0).sum())
             best = best_scale_targets(
                 scale_token_losses(stacked, text_targets.split([len(t) for t in targets])),
                 num_tokens, costs, self.penalty_weight,
