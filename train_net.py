@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run from a che
 from dld_d2.config import get_cfg  # noqa: E402  (importing dld_d2 registers its components)
 from dld_d2.data.build import build_text_train_loader  # noqa: E402
 from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper  # noqa: E402
-from dld_d2.engine import build_optimizer, cpu_ddp_support  # noqa: E402
+from dld_d2.engine import build_optimizer, close_process_group, cpu_ddp_support  # noqa: E402
 from dld_d2.utils.flops import FlopCountingModel  # noqa: E402
 
 
@@ -81,18 +81,21 @@ def setup(args):
 
 
 def main(args):
-    cfg = setup(args)
-    if args.eval_only:
-        model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume
-        )
-        res = Trainer.test(cfg, model)
-        verify_results(cfg, res)
-        return res
-    trainer = Trainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
-    return trainer.train()
+    try:
+        cfg = setup(args)
+        if args.eval_only:
+            model = Trainer.build_model(cfg)
+            DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+                cfg.MODEL.WEIGHTS, resume=args.resume
+            )
+            res = Trainer.test(cfg, model)
+            verify_results(cfg, res)
+            return res
+        trainer = Trainer(cfg)
+        trainer.resume_or_load(resume=args.resume)
+        return trainer.train()
+    finally:
+        close_process_group()  # multi-process runs: before exit, or a rank may abort there
 
 
 if __name__ == "__main__":
