@@ -165,3 +165,19 @@ def test_distill_with_the_synthetic_configs_selector_settings(trained, env, tmp_
     assert "loss_penalty" not in train[0] and {"loss_rs", "dld/best_scale", "dld/penalty"} <= set(train[0])
     assert 0.3 <= train[-1]["dld/best_scale"] <= 0.8
     assert (out / "model_final.pth").is_file() and "mean_gflops" in log
+
+
+def test_a_seeded_distillation_repeats_exactly(trained, env, tmp_path):
+    """SEED fixes data order, augmentation and the Gumbel draws: two runs log the same losses."""
+    teacher, _ = trained
+    logged = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        _run(["train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(out), "SEED", "3",
+              "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth")], env)
+        metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
+        train = [m for m in metrics if "loss_rs" in m]
+        assert train
+        logged.append([(m["iteration"], m["total_loss"], m["loss_rs"], m["dld/mean_scale"])
+                       for m in train])
+    assert logged[0] == logged[1]
