@@ -81,21 +81,22 @@ def setup(args):
 
 
 def main(args):
-    try:
-        cfg = setup(args)
-        if args.eval_only:
-            model = Trainer.build_model(cfg)
-            DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-                cfg.MODEL.WEIGHTS, resume=args.resume
-            )
-            res = Trainer.test(cfg, model)
-            verify_results(cfg, res)
-            return res
+    cfg = setup(args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        res = Trainer.test(cfg, model)
+        verify_results(cfg, res)
+    else:
         trainer = Trainer(cfg)
         trainer.resume_or_load(resume=args.resume)
-        return trainer.train()
-    finally:
-        close_process_group()  # multi-process runs: before exit, or a rank may abort there
+        res = trainer.train()
+    # Multi-process runs: before exit, or a finished rank may abort there. Not on an error path,
+    # where a collective destroy could hang and hide the exception.
+    close_process_group()
+    return res
 
 
 if __name__ == "__main__":
