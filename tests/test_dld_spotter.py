@@ -157,6 +157,46 @@ def test_best_scale_selector_loss_trains_the_selector_only(teacher_checkpoint):
         sum(empty.values()).backward()
 
 
+def test_selector_replay_trains_on_earlier_images_with_their_targets(teacher_checkpoint):
+    """With SELECTOR_REPLAY 3 and batches of 2: step 1 scores its 2 images; step 2 its own 2 plus
+    the 2 of step 1 (inputs and targets as stored then); the store keeps the latest 3."""
+    from detectron2.utils.events import EventStorage
+
+    opts = ("MODEL.DLD.SELECTOR_LOSS", "best")
+    plain = _dld(teacher_checkpoint, *opts)
+    model = _dld(teacher_checkpoint, *opts, "MODEL.DLD.SELECTOR_REPLAY", "3")
+    plain.train(), model.train()
+    first = _batch()
+    second = [_input(["Replay"], [[30, 30, 250, 90]]), _input([], [])]
+    with EventStorage() as storage:
+        no_replay = plain(first)["loss_rs"]
+        step1 = model(first)["loss_rs"]
+        assert float(step1) == pytest.approx(float(no_replay), rel=1e-6)
+        stored1 = list(model._replay)
+        assert len(stored1) == 2
+        assert [x.shape[0] for x, _ in stored1] == [1, 1]
+        mean_target = sum(model.scales[t] for _, t in stored1) / 2
+        assert mean_target == pytest.approx(storage.latest()["dld/best_scale"][0])
+        step2 = model(second)["loss_rs"]
+    stored2 = list(model._replay)
+    assert len(stored2) == 3 and stored2[0][0] is stored1[1][0]
+    # The image without words targets the cheapest scale.
+    assert stored2[2][1] == 0
+    with torch.no_grad():
+        inputs = [x for x, _ in stored2[1:]] + [x for x, _ in stored1]
+        logits = torch.cat([model.selector(x) for x in inputs])
+        targets = torch.tensor([t for _, t in stored2[1:]] + [t for _, t in stored1])
+        expected = torch.nn.functional.cross_entropy(logits, targets)
+    assert float(step2) == pytest.approx(float(expected), rel=1e-5)
+    g = torch.autograd.grad(step2, list(model.selector.parameters()))
+    assert all(torch.isfinite(x).all() for x in g) and any(x.abs().sum() > 0 for x in g)
+
+
+def test_selector_replay_needs_the_best_scale_loss(teacher_checkpoint):
+    with pytest.raises(ValueError, match="SELECTOR_REPLAY"):
+        _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_REPLAY", "4")
+
+
 def test_penalty_matches_the_chosen_scales(teacher_checkpoint):
     from detectron2.utils.events import EventStorage
 

@@ -69,6 +69,10 @@ def add_dld_config(cfg):
     # that minimises the "ce" loss plus the penalty, found from the same per-scale passes. Its weight.
     cfg.MODEL.DLD.SELECTOR_LOSS = "ce"
     cfg.MODEL.DLD.SELECTOR_LOSS_WEIGHT = 1.0
+    # With SELECTOR_LOSS "best": how many images of earlier steps (the teacher-view image and the
+    # best-scale target it got then) the selector trains on besides the current batch, so that
+    # it sees more images per step than SOLVER.IMS_PER_BATCH (not in the paper; 0: none).
+    cfg.MODEL.DLD.SELECTOR_REPLAY = 0
     # The selector's learning rate as a multiple of SOLVER.BASE_LR (it trains from scratch while
     # the student only adapts); also multiplies its bias LR factor, and follows the same schedule.
     # A float on the command line too (300.0, not 300: yacs refuses an int for a float key).
