@@ -195,6 +195,8 @@ def test_selector_replay_trains_on_earlier_images_with_their_targets(teacher_che
 def test_selector_replay_needs_the_best_scale_loss(teacher_checkpoint):
     with pytest.raises(ValueError, match="SELECTOR_REPLAY"):
         _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_REPLAY", "4")
+    with pytest.raises(ValueError, match="SELECTOR_REPLAY=-1: a count"):
+        _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_LOSS", "best", "MODEL.DLD.SELECTOR_REPLAY", "-1")
 
 
 def test_penalty_matches_the_chosen_scales(teacher_checkpoint):

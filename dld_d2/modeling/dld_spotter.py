@@ -142,11 +142,13 @@ class DLDSpotter(nn.Module):
             raise ValueError("a selector is needed exactly when scale_policy is 'learned'")
         if selector_loss not in ("ce", "kl", "best"):
             raise ValueError(f"MODEL.DLD.SELECTOR_LOSS={selector_loss!r}: 'ce', 'kl' or 'best'")
-        if selector_replay < 0 or (selector_replay and selector_loss != "best"):
+        if selector_replay < 0:
+            raise ValueError(f"MODEL.DLD.SELECTOR_REPLAY={selector_replay}: a count of images ≥ 0")
+        if selector_replay and selector_loss != "best":
             raise ValueError(
-                f"MODEL.DLD.SELECTOR_REPLAY={selector_replay}: a count ≥ 0, and only with "
-                f"SELECTOR_LOSS 'best' (got {selector_loss!r}): the other losses need the "
-                "student's passes at every scale of the image, which are not kept"
+                f"MODEL.DLD.SELECTOR_REPLAY={selector_replay} needs MODEL.DLD.SELECTOR_LOSS 'best' "
+                f"(got {selector_loss!r}): 'ce' and 'kl' need the student's passes at every scale "
+                "of a replayed image, which are not kept; set SELECTOR_REPLAY 0 or the 'best' loss"
             )
         if test_selection not in ("argmax", "sample"):
             raise ValueError(f"MODEL.DLD.TEST_SELECTION={test_selection!r}: 'argmax' or 'sample'")
@@ -369,9 +371,10 @@ class DLDSpotter(nn.Module):
     def _with_replay(self, images, logits, best):
         """Append the replayed images' logits and stored targets, then remember this batch.
 
-        With 2 images a step the selector saw too few images to learn which ones need which
-        scale before its LR dropped: on the synthetic scenes (frozen student, 1,000 steps) it
-        picked per image in 4 of 6 seeds with 2 images a step, in 5 of 5 with 8."""
+        More images a selector step than SOLVER.IMS_PER_BATCH: offline on the synthetic scenes
+        (frozen student, 1,000 steps) the selector picked per image in 4 of 6 seeds with 2
+        images a step and in 5 of 5 with 8; in two seeded real runs replay 6 was not enough
+        (README, "What is in the way")."""
         if self._replay.maxlen == 0:
             return logits, best
         earlier = list(self._replay)
