@@ -175,6 +175,7 @@ def test_selector_replay_trains_on_earlier_images_with_their_targets(teacher_che
         stored1 = list(model._replay)
         assert len(stored1) == 2
         assert [x.shape[0] for x, _ in stored1] == [1, 1]
+        assert all(x.dtype == torch.float16 for x, _ in stored1)
         mean_target = sum(model.scales[t] for _, t in stored1) / 2
         assert mean_target == pytest.approx(storage.latest()["dld/best_scale"][0])
         step2 = model(second)["loss_rs"]
@@ -184,12 +185,60 @@ def test_selector_replay_trains_on_earlier_images_with_their_targets(teacher_che
     assert stored2[2][1] == 0
     with torch.no_grad():
         inputs = [x for x, _ in stored2[1:]] + [x for x, _ in stored1]
-        logits = torch.cat([model.selector(x) for x in inputs])
+        logits = torch.cat([model.selector(x.float()) for x in inputs])
         targets = torch.tensor([t for _, t in stored2[1:]] + [t for _, t in stored1])
         expected = torch.nn.functional.cross_entropy(logits, targets)
-    assert float(step2) == pytest.approx(float(expected), rel=1e-5)
+    # The current images count at full precision, their stored copies are half precision.
+    assert float(step2) == pytest.approx(float(expected), rel=1e-3)
     g = torch.autograd.grad(step2, list(model.selector.parameters()))
     assert all(torch.isfinite(x).all() for x in g) and any(x.abs().sum() > 0 for x in g)
+
+
+def test_selector_replay_bank_draws_earlier_images_at_random(teacher_checkpoint):
+    """SELECTOR_REPLAY 1 from a bank of 3, batches of 2: the bank keeps the latest 3 images, and
+    each step adds one of them, drawn at random, to its own 2."""
+    from detectron2.utils.events import EventStorage
+
+    opts = ("MODEL.DLD.SELECTOR_LOSS", "best", "MODEL.DLD.SELECTOR_REPLAY", "1")
+    model = _dld(teacher_checkpoint, *opts, "MODEL.DLD.SELECTOR_REPLAY_BANK", "3")
+    model.train()
+    batches = [_batch(), [_input(["Replay"], [[30, 30, 250, 90]]), _input([], [])], _batch()]
+    drawn = []
+    with EventStorage():
+        for step, batch in enumerate(batches):
+            bank = list(model._replay)
+            loss = model(batch)["loss_rs"]
+            assert len(model._replay) == min(2 * (step + 1), 3)
+            if not bank:
+                continue
+            current = list(model._replay)[-2:]
+            with torch.no_grad():
+                own = torch.cat([model.selector(x.float()) for x, _ in current])
+                own_targets = torch.tensor([t for _, t in current])
+                candidates = [
+                    float(torch.nn.functional.cross_entropy(torch.cat([own, model.selector(x.float())]),
+                                          torch.cat([own_targets, own_targets.new_tensor([t])])))
+                    for x, t in bank
+                ]
+            matches = [i for i, c in enumerate(candidates) if c == pytest.approx(float(loss), rel=1e-3)]
+            assert matches, (float(loss), candidates)
+            drawn.append(matches)
+    assert len(drawn) == 2
+    # Not always the latest: over 40 steps of one image each, the 2 drawn of a bank of 5 come
+    # from every position in it.
+    from detectron2.structures import ImageList
+
+    model = _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_LOSS", "best",
+                 "MODEL.DLD.SELECTOR_REPLAY", "2", "MODEL.DLD.SELECTOR_REPLAY_BANK", "5")
+    image = ImageList(torch.randn(1, 3, 64, 64), [(64, 64)])
+    positions = set()
+    for step in range(40):
+        bank = [t for _, t in model._replay]
+        logits = model.selector(image.tensor)
+        _, targets = model._with_replay(image, logits, torch.tensor([step]))
+        assert len(targets) == 1 + min(len(bank), 2)
+        positions.update(bank.index(t) for t in targets[1:].tolist())
+    assert positions == set(range(5))
 
 
 def test_selector_replay_needs_the_best_scale_loss(teacher_checkpoint):
@@ -197,6 +246,11 @@ def test_selector_replay_needs_the_best_scale_loss(teacher_checkpoint):
         _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_REPLAY", "4")
     with pytest.raises(ValueError, match="SELECTOR_REPLAY=-1: a count"):
         _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_LOSS", "best", "MODEL.DLD.SELECTOR_REPLAY", "-1")
+    best = ("MODEL.DLD.SELECTOR_LOSS", "best")
+    with pytest.raises(ValueError, match="SELECTOR_REPLAY_BANK=2: 0 .* or at least SELECTOR_REPLAY=4"):
+        _dld(teacher_checkpoint, *best, "MODEL.DLD.SELECTOR_REPLAY", "4", "MODEL.DLD.SELECTOR_REPLAY_BANK", "2")
+    with pytest.raises(ValueError, match="SELECTOR_REPLAY, which is 0"):
+        _dld(teacher_checkpoint, *best, "MODEL.DLD.SELECTOR_REPLAY_BANK", "8")
 
 
 def test_penalty_matches_the_chosen_scales(teacher_checkpoint):

@@ -73,6 +73,9 @@ def add_dld_config(cfg):
     # best-scale target it got then) the selector trains on besides the current batch, so that
     # it sees more images per step than SOLVER.IMS_PER_BATCH (not in the paper; 0: none).
     cfg.MODEL.DLD.SELECTOR_REPLAY = 0
+    # How many earlier images are kept to draw the SELECTOR_REPLAY ones from, at random each
+    # step (0: SELECTOR_REPLAY, i.e. always the latest). Half precision: 200 at S-448 ≤ 800 ≈ 0.4 GB.
+    cfg.MODEL.DLD.SELECTOR_REPLAY_BANK = 0
     # The selector's learning rate as a multiple of SOLVER.BASE_LR (it trains from scratch while
     # the student only adapts); also multiplies its bias LR factor, and follows the same schedule.
     # A float on the command line too (300.0, not 300: yacs refuses an int for a float key).

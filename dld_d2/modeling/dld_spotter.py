@@ -108,6 +108,7 @@ class DLDSpotter(nn.Module):
         selector_loss: str = "ce",
         selector_loss_weight: float = 1.0,
         selector_replay: int = 0,
+        selector_replay_bank: int = 0,
         test_selection: str = "argmax",
         train_max_size: int = 1600,
         test_max_size: int = 3000,
@@ -131,6 +132,8 @@ class DLDSpotter(nn.Module):
                 best scale under the code's objective); selector_loss_weight its weight.
             selector_replay: with "best", the selector also trains on this many images of
                 earlier steps, each with the target it got then (0: the current batch only).
+            selector_replay_bank: how many earlier images are kept to draw those from at random
+                each step (0: `selector_replay`, i.e. always the latest ones).
             test_selection: "argmax" or "sample".
             train_max_size, test_max_size: long-side caps of the low-resolution view.
             kd_*: weights of the distillation terms, top-k and beam width of sequence KD.
@@ -144,6 +147,16 @@ class DLDSpotter(nn.Module):
             raise ValueError(f"MODEL.DLD.SELECTOR_LOSS={selector_loss!r}: 'ce', 'kl' or 'best'")
         if selector_replay < 0:
             raise ValueError(f"MODEL.DLD.SELECTOR_REPLAY={selector_replay}: a count of images ≥ 0")
+        if selector_replay_bank < 0 or (selector_replay_bank and selector_replay_bank < selector_replay):
+            raise ValueError(
+                f"MODEL.DLD.SELECTOR_REPLAY_BANK={selector_replay_bank}: 0 (keep the latest "
+                f"SELECTOR_REPLAY images) or at least SELECTOR_REPLAY={selector_replay}"
+            )
+        if selector_replay_bank and not selector_replay:
+            raise ValueError(
+                f"MODEL.DLD.SELECTOR_REPLAY_BANK={selector_replay_bank} keeps images for "
+                "SELECTOR_REPLAY, which is 0: set SELECTOR_REPLAY to how many to draw a step"
+            )
         if selector_replay and selector_loss != "best":
             raise ValueError(
                 f"MODEL.DLD.SELECTOR_REPLAY={selector_replay} needs MODEL.DLD.SELECTOR_LOSS 'best' "
@@ -172,8 +185,9 @@ class DLDSpotter(nn.Module):
         self.selector_loss = selector_loss
         self.selector_loss_weight = selector_loss_weight
         # (selector input, best-scale index) of the latest images; per process, not checkpointed:
-        # after a resume it refills within SELECTOR_REPLAY / batch steps.
-        self._replay = collections.deque(maxlen=int(selector_replay))
+        # after a resume it refills within SELECTOR_REPLAY_BANK / batch steps.
+        self._replay_per_step = int(selector_replay)
+        self._replay = collections.deque(maxlen=int(selector_replay_bank or selector_replay))
         self.test_selection = test_selection
         self.train_max_size, self.test_max_size = train_max_size, test_max_size
         self.kd_seq_weight, self.kd_seq_topk = kd_seq_weight, kd_seq_topk
@@ -224,6 +238,7 @@ class DLDSpotter(nn.Module):
             "selector_loss": dld.SELECTOR_LOSS,
             "selector_loss_weight": dld.SELECTOR_LOSS_WEIGHT,
             "selector_replay": dld.SELECTOR_REPLAY,
+            "selector_replay_bank": dld.SELECTOR_REPLAY_BANK,
             "test_selection": dld.TEST_SELECTION,
             "train_max_size": dld.TRAIN_MAX_SIZE,
             "test_max_size": dld.TEST_MAX_SIZE,
@@ -369,22 +384,27 @@ class DLDSpotter(nn.Module):
         return {"loss_rs": loss * self.selector_loss_weight, "loss_penalty": penalty}
 
     def _with_replay(self, images, logits, best):
-        """Append the replayed images' logits and stored targets, then remember this batch.
+        """Append replayed images' logits and stored targets, then remember this batch.
 
-        More images a selector step than SOLVER.IMS_PER_BATCH: offline on the synthetic scenes
-        (frozen student, 1,000 steps) the selector picked per image in 4 of 6 seeds with 2
-        images a step and in 5 of 5 with 8; in two seeded real runs replay 6 was not enough
-        (README, "What is in the way")."""
+        More images a selector step than SOLVER.IMS_PER_BATCH. Offline on the synthetic scenes
+        (noisy text-size targets, 2 new images a step, 6 replayed), a fresh selector still sat
+        on the prior after 500 steps when the replayed images were always the latest (each
+        seen 4 steps in a row), and split by text size within 150-250 steps in 3 of 3 seeds when
+        they were drawn at random from the latest 200; in real runs likewise (README)."""
         if self._replay.maxlen == 0:
             return logits, best
-        earlier = list(self._replay)
-        # Copies: a view would keep the whole padded batch alive.
-        inputs = [x.detach().clone() for x in self._selector_inputs(images)]
+        bank = list(self._replay)
+        if len(bank) > self._replay_per_step:
+            drawn = torch.randperm(len(bank))[: self._replay_per_step].tolist()
+            bank = [bank[i] for i in sorted(drawn)]
+        # Copies (a view would keep the whole padded batch alive), in half precision: a bank of
+        # 200 S-448 ≤ 800 views takes 0.4 GB.
+        inputs = [x.detach().to(torch.float16, copy=True) for x in self._selector_inputs(images)]
         self._replay.extend(zip(inputs, best.tolist()))
-        if not earlier:
+        if not bank:
             return logits, best
-        replayed = torch.cat([self.selector(x) for x, _ in earlier])
-        return torch.cat([logits, replayed]), torch.cat([best, best.new_tensor([t for _, t in earlier])])
+        replayed = torch.cat([self.selector(x.to(logits.dtype)) for x, _ in bank])
+        return torch.cat([logits, replayed]), torch.cat([best, best.new_tensor([t for _, t in bank])])
 
     def _per_scale_logits(self, images, targets) -> List[torch.Tensor]:
         """Per image, (K, n_b, T, C): the student's logits for its GT words at every scale."""
