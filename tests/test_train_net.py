@@ -147,20 +147,25 @@ def test_distill_from_the_teacher_quick_schedule_then_eval_only(trained, env, tm
 
 
 def test_distill_with_the_synthetic_configs_selector_settings(trained, env, tmp_path):
-    """configs/synth/distill_cpu.yaml's selector loss and LR factor, through train_net.py."""
+    """configs/synth/distill_cpu.yaml's selector loss, LR factor and replay, through train_net.py."""
     from dld_d2.config import get_cfg
 
     cfg = get_cfg()
     cfg.merge_from_file(str(REPO / "configs/synth/distill_cpu.yaml"))
-    assert cfg.MODEL.DLD.SELECTOR_LOSS == "best" and cfg.MODEL.DLD.SELECTOR_LR_FACTOR > 1
+    dld = cfg.MODEL.DLD
+    assert dld.SELECTOR_LOSS == "best" and dld.SELECTOR_LR_FACTOR > 1
+    assert 0 < dld.SELECTOR_REPLAY < dld.SELECTOR_REPLAY_BANK
     teacher, _ = trained
     out = tmp_path / "dld_best"
     log = _run(["train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(out),
                 "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth"),
                 "MODEL.DLD.SELECTOR_LOSS", cfg.MODEL.DLD.SELECTOR_LOSS,
-                "MODEL.DLD.SELECTOR_LR_FACTOR", str(cfg.MODEL.DLD.SELECTOR_LR_FACTOR)], env)
+                "MODEL.DLD.SELECTOR_LR_FACTOR", str(dld.SELECTOR_LR_FACTOR),
+                "MODEL.DLD.SELECTOR_REPLAY", str(dld.SELECTOR_REPLAY),
+                "MODEL.DLD.SELECTOR_REPLAY_BANK", str(dld.SELECTOR_REPLAY_BANK)], env)
     metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
     train = [m for m in metrics if "loss_kd_seq" in m]
+    assert f"SELECTOR_REPLAY_BANK: {dld.SELECTOR_REPLAY_BANK}" in (out / "config.yaml").read_text()
     # The penalty shapes the selector's targets (logged) instead of being a loss.
     assert "loss_penalty" not in train[0] and {"loss_rs", "dld/best_scale", "dld/penalty"} <= set(train[0])
     assert 0.3 <= train[-1]["dld/best_scale"] <= 0.8
