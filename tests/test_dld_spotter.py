@@ -215,9 +215,10 @@ def test_selector_replay_bank_draws_earlier_images_at_random(teacher_checkpoint)
             with torch.no_grad():
                 own = torch.cat([model.selector(x.float()) for x, _ in current])
                 own_targets = torch.tensor([t for _, t in current])
+                ce = torch.nn.functional.cross_entropy
                 candidates = [
-                    float(torch.nn.functional.cross_entropy(torch.cat([own, model.selector(x.float())]),
-                                          torch.cat([own_targets, own_targets.new_tensor([t])])))
+                    float(ce(torch.cat([own, model.selector(x.float())]),
+                             torch.cat([own_targets, own_targets.new_tensor([t])])))
                     for x, t in bank
                 ]
             matches = [i for i, c in enumerate(candidates) if c == pytest.approx(float(loss), rel=1e-3)]

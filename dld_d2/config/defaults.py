@@ -78,7 +78,7 @@ def add_dld_config(cfg):
     cfg.MODEL.DLD.SELECTOR_REPLAY_BANK = 0
     # The selector's learning rate as a multiple of SOLVER.BASE_LR (it trains from scratch while
     # the student only adapts); also multiplies its bias LR factor, and follows the same schedule.
-    # A float on the command line too (300.0, not 300: yacs refuses an int for a float key).
+    # A float on the command line too (30.0, not 30: yacs refuses an int for a float key).
     cfg.MODEL.DLD.SELECTOR_LR_FACTOR = 1.0
     # Test-time decision: "argmax" (deterministic) or "sample" (the reference code's τ=1 draw).
     cfg.MODEL.DLD.TEST_SELECTION = "argmax"
