@@ -62,3 +62,25 @@ def test_scores_by_text_size():
     # A teacher (no chosen scale) gets hmeans only; a scene it missed counts its words.
     got = demo.by_text_size([_read(scenes[0], ["alpha", "beta"]), _read(scenes[1], [])], scenes)
     assert got == {"small": {"images": 2, "words": 3, "e2e_hmean": 80.0}}
+
+
+def test_summary_lists_the_fixed_students_curve_by_text_size():
+    demo = _demo_module()
+
+    def result(hmean, gflops, sizes):
+        return {"e2e_none_hmean": hmean, "ws_none_hmean": hmean + 1, "det_hmean": 90.0,
+                "mean_gflops": gflops, "mean_input_short_side": 300,
+                "by_text_size": {k: {"images": 2, "words": 5, "e2e_hmean": h} for k, h in sizes.items()}}
+
+    teacher = {"name": "teacher", "what": "teacher", **result(50.0, 6.0, {"small": 52.0, "large": 30.0})}
+    point = {"what": "fixed student, tested at 0.8", **result(45.0, 4.5, {"small": 44.8, "large": 45.8})}
+    point["by_text_size"]["small"]["mean_scale"] = 0.8
+    summary = {"test_set": "t", "minutes": {"teacher": 1.0}, "rows": [teacher],
+               "curves": {"fixed curve": [point, {"what": "no sizes", **result(40.0, 3.0, {})}]}}
+    summary["curves"]["fixed curve"][1].pop("by_text_size")
+    lines = demo.summary_markdown(summary)
+    assert "fixed curve: 4.50 G → 45.0, 3.00 G → 40.0" in lines
+    by_size = lines[lines.index("| model | small E2E | small scale | large E2E | large scale |"):]
+    assert by_size[2] == "| teacher | 52.0 | - | 30.0 | - |"
+    assert by_size[3] == "| fixed student, tested at 0.8 | 44.8 | 0.80 | 45.8 | - |"
+    assert not any("no sizes" in line for line in by_size)

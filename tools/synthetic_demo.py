@@ -200,7 +200,13 @@ def main(argv=None):
         for s in args.curve_scales:
             folder = run.evaluate(f"fixed_at_{s:g}", fixed["config"], fixed["weights"],
                                   ["MODEL.DLD.FIXED_SCALE", str(s)])
-            curves["fixed-scale student at other test scales"].append(_results(folder, test_set))
+            point = {"what": f"{fixed['what'].split(',')[0]} student, tested at {s:g}",
+                     **_results(folder, test_set)}
+            # By text size too: where the fixed student's reading stops improving with scale.
+            size = by_text_size(_predictions(folder, test_set), dicts, cfg.TEST.TEXT.IOU_THRESH)
+            if size:
+                point["by_text_size"] = size
+            curves["fixed-scale student at other test scales"].append(point)
 
         cmd = ["tools/benchmark.py", "--dataset", test_set, "--num-images", str(args.num_latency),
                "--output", os.path.join(out, "latency.json"), "--md", os.path.join(out, "latency.md")]
@@ -254,7 +260,8 @@ def summary_markdown(summary):
             f"{k}: {counts[k]['images']} images, {counts[k]['words']} words" for k in sizes) + "):", "",
             "| model | " + " | ".join(f"{k} E2E | {k} scale" for k in sizes) + " |",
             "|---|" + "---|---|" * len(sizes)]
-        for r in rows:
+        points = [p for ps in summary["curves"].values() for p in ps if "by_text_size" in p]
+        for r in rows + points:
             by_size = r.get("by_text_size", {})
             cells = [(by_size.get(k, {}).get("e2e_hmean"), by_size.get(k, {}).get("mean_scale")) for k in sizes]
             lines.append(f"| {r['what']} | " + " | ".join(
