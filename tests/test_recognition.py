@@ -32,7 +32,9 @@ def _one_thread():
 
 
 def _reference_masked_roi(feat, boxes, masks, out=(8, 32)):
-    """DLD_SPEC §1.6(a) literally: one crop and one F.interpolate per instance."""
+    """DLD_SPEC §1.6(a): one crop and one F.interpolate per instance; the mask at 1/4 reads
+    each feature cell's first pixel (the spec's rounded nearest resize where a side is a
+    multiple of 4)."""
     B, C, H, W = feat.shape
     res = []
     for b in range(B):
@@ -41,7 +43,9 @@ def _reference_masked_roi(feat, boxes, masks, out=(8, 32)):
         bb[:, (1, 3)] = bb[:, (1, 3)].clamp(0, H)
         m = masks[b]
         hq, wq = int(m.shape[1] / 4 + 0.5), int(m.shape[2] / 4 + 0.5)
-        mq = F.interpolate(m[:, None].float(), size=(hq, wq), mode="nearest")[:, 0] if len(m) else None
+        rows = (4 * torch.arange(hq)).clamp(max=m.shape[1] - 1)
+        cols = (4 * torch.arange(wq)).clamp(max=m.shape[2] - 1)
+        mq = m[:, rows][:, :, cols].float() if len(m) else None
         for i in range(len(bb)):
             left, top, right, bottom = bb[i].tolist()
             right, bottom = min(right, wq), min(bottom, hq)
@@ -155,6 +159,23 @@ def test_roi_degenerate_crops_are_zero():
     out = masked_roi_features(feat, [boxes], [masks])
     assert torch.count_nonzero(out[0]) == 0 and torch.count_nonzero(out[1]) == 0
     assert torch.count_nonzero(out[2]) > 0
+
+
+def test_roi_mask_stays_on_its_feature_cells_when_the_side_is_not_a_multiple_of_4():
+    # A 358-pixel side (scale 0.8 of S-448): the word covers pixel rows 352-357, i.e. feature
+    # cells 88 and 89. A nearest resize of the mask to round(358 / 4) = 90 rows reads cell 88
+    # at pixel 350 and would drop it; the mask must stay aligned with P2.
+    feat = torch.ones(1, 1, 96, 96)
+    mask = torch.zeros(1, 358, 358, dtype=torch.bool)
+    mask[0, 352:] = True
+    box = torch.tensor([[0.0, 340.0, 40.0, 358.0]])  # cells: rows 84-89, columns 0-10
+    out = masked_roi_features(feat, [box], [mask], output_size=(6, 11))
+    assert out[0, 0, :, 0].tolist() == [0, 0, 0, 0, 1, 1]
+    # The same word at a multiple of 4 (360) is read exactly as before.
+    mask = torch.zeros(1, 360, 358, dtype=torch.bool)
+    mask[0, 352:] = True
+    out = masked_roi_features(feat, [box], [mask], output_size=(6, 11))
+    assert out[0, 0, :, 0].tolist() == [0, 0, 0, 0, 1, 1]
 
 
 def test_roi_matches_per_instance_reference_and_backpropagates():

@@ -1,8 +1,8 @@
 """Masked RoI extraction from P2 (DLD_SPEC §1.6(a); DAVAR `MaskedRoIExtractor`).
 
 For every instance: box/4, grown by one feature cell, truncated and clamped; the crop of the
-feature map times the crop of the instance's own mask (nearest-downscaled to the feature
-stride); transposed when taller than 1.5× its width; bilinearly resized (align_corners=False,
+feature map times the crop of the instance's own mask (downscaled to the feature stride,
+each cell reading its first pixel); transposed when taller than 1.5× its width; bilinearly resized (align_corners=False,
 no antialias) to 8×32. Degenerate crops give zeros.
 
 The reference loops over instances with one `F.interpolate` each. Here the same numbers come
@@ -11,6 +11,12 @@ weighted sum of (at most) four source pixels, whose indices and weights follow P
 `upsample_bilinear2d` rules, and masking before resizing just multiplies each corner by the
 mask value at that corner. There is no per-instance Python work, and the full-resolution masks
 are only read at the sampled pixels (never resized as a whole).
+
+Not the reference's mask resize: its nearest resize to the rounded size (mmcv.imrescale)
+reads the same pixels where a side is a multiple of 4, but elsewhere drifts against the P2
+cells by up to half a cell. Training masks are rasterised at the stride (exactly aligned), so
+the drift only hit inference: a teacher that read 48.6 E2E at short side 360 read 43.0 at 358
+(48.1 aligned), and DLD's student views (scale × teacher view) are rarely multiples of 4.
 """
 from typing import List, Optional, Sequence
 
@@ -42,12 +48,15 @@ def _bilinear_source(length: torch.Tensor, out_size: int):
     return i0, i1, 1.0 - l1, l1
 
 
-def _nearest_source(in_size: int, out_size: int, device) -> torch.Tensor:
-    """Source index of each output pixel of a nearest resize (PyTorch / OpenCV INTER_NEAREST rule)."""
-    if in_size == out_size:
-        return torch.arange(out_size, device=device)
-    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
-    idx = (torch.arange(out_size, dtype=torch.float32) * scale).floor().to(torch.long)
+def _cell_source(in_size: int, out_size: int, ratio: float, device) -> torch.Tensor:
+    """Mask pixel read for each of `out_size` feature cells: the first pixel of the cell,
+    floor(i · ratio) with ratio = feature stride / mask stride, clamped to the mask.
+
+    A nearest resize to the rounded size (in_size / out_size per cell) reads the same pixels
+    when in_size is a multiple of the ratio; otherwise its grid drifts against the feature cells,
+    by up to half a cell at the far edge (2 pixels of a 358-pixel side).
+    """
+    idx = (torch.arange(out_size, dtype=torch.float64) * ratio).floor().to(torch.long)
     return idx.clamp(max=in_size - 1).to(device)
 
 
@@ -67,8 +76,10 @@ def masked_roi_features(
         masks: None (no masking) or B tensors (n_i, Hm, Wm) (bool/uint8/float, values used as
             multipliers) at 1/`mask_stride` of the network-input resolution, e.g. Detectron2
             BitMasks.tensor or predicted masks pasted at the input size (mask_stride=1). They are
-            nearest-downscaled to round(Hm·mask_stride/stride) × round(Wm·mask_stride/stride); an
-            entry may be None (that image is not masked).
+            downscaled to round(Hm·mask_stride/stride) × round(Wm·mask_stride/stride) cells,
+            each reading the mask at its first pixel, so that they stay aligned with `feat` at
+            any input size (the spec's nearest resize drifts where a side is not a multiple of
+            stride/mask_stride); an entry may be None (that image is not masked).
         output_size: (H, W) of each crop after the resize.
     Returns:
         (N, C, H, W) with N = Σ n_i, instances in image order; zeros for degenerate crops.
@@ -106,7 +117,8 @@ def masked_roi_features(
                 wq = int(wm * mask_stride / stride + 0.5)
                 lim_h[start:start + n] = min(Hf, hq)
                 lim_w[start:start + n] = min(Wf, wq)
-                mask_geom.append((_nearest_source(hm, hq, m.device), _nearest_source(wm, wq, m.device)))
+                ratio = stride / mask_stride
+                mask_geom.append((_cell_source(hm, hq, ratio, m.device), _cell_source(wm, wq, ratio, m.device)))
             start += n
 
     # Box → feature cells: /stride, grow by one cell, truncate toward zero, clamp.
