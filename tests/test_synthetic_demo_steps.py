@@ -16,7 +16,8 @@ def _demo_module():
 def test_training_step_starts_a_fresh_metrics_file(tmp_path):
     # Detectron2 appends to OUTPUT_DIR/metrics.json: a rerun must not mix in the older curves.
     demo = _demo_module()
-    run = demo.Pipeline(argparse.Namespace(output=str(tmp_path), opts=["SOLVER.MAX_ITER", "2"]), "test")
+    run = demo.Pipeline(argparse.Namespace(output=str(tmp_path), opts=["SOLVER.MAX_ITER", "2"],
+                                           reuse_trained=False), "test")
     folder = tmp_path / "dld_gamma0.1"
     folder.mkdir()
     (folder / "metrics.json").write_text('{"iteration": 499}\n')
@@ -29,6 +30,35 @@ def test_training_step_starts_a_fresh_metrics_file(tmp_path):
     assert commands == [("dld_gamma0.1", [
         "train_net.py", "--config-file", "configs/synth/distill_cpu.yaml", "OUTPUT_DIR", str(folder),
         "SOLVER.MAX_ITER", "2", "MODEL.DLD.PENALTY_WEIGHT", "0.1"])]
+
+
+def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
+    demo = _demo_module()
+    args = argparse.Namespace(output=str(tmp_path), opts=["MODEL.DEVICE", "cpu"], reuse_trained=True)
+    run = demo.Pipeline(args, "test")
+    done, fresh = tmp_path / "dld_gamma0.1", tmp_path / "fixed_0.7"
+    done.mkdir()
+    (done / "model_final.pth").write_text("trained weights")
+    (done / "metrics.json").write_text('{"iteration": 999}\n')
+    commands = []
+    run.step = lambda name, cmd: commands.append((name, cmd))
+    opts = ["MODEL.DLD.PENALTY_WEIGHT", "0.1"]
+    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
+    assert run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", []) == str(fresh)
+    assert commands == [
+        ("dld_gamma0.1", ["train_net.py", "--config-file", str(done / "config.yaml"), "--eval-only",
+                          "MODEL.WEIGHTS", str(done / "model_final.pth"), "OUTPUT_DIR", str(done),
+                          "TEST.TEXT.COUNT_FLOPS", "True", "MODEL.DEVICE", "cpu", *opts]),
+        ("fixed_0.7", ["train_net.py", "--config-file", "configs/synth/distill_cpu.yaml",
+                       "OUTPUT_DIR", str(fresh), "MODEL.DEVICE", "cpu"]),
+    ]
+    assert (done / "metrics.json").exists()  # the training curves of the reused run stay
+    assert run.reused == ["dld_gamma0.1"]
+    summary = {"test_set": "t", "minutes": {"dld_gamma0.1": 2.0}, "reused": run.reused,
+               "rows": [{"what": "teacher", "e2e_none_hmean": 50.0, "det_hmean": 90.0,
+                         "mean_gflops": 6.0, "mean_input_short_side": 448}], "curves": {}}
+    assert demo.summary_markdown(summary)[-1] == (
+        "Not retrained (`--reuse-trained`; their minutes are evaluation only): dld_gamma0.1.")
 
 
 def _scene(image_id, size, words):

@@ -4,6 +4,7 @@
     python tools/synthetic_demo.py                                  # everything (~60 min, 2 cores)
     python tools/synthetic_demo.py --teacher-weights model_final.pth    # reuse a teacher
     python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
+    python tools/synthetic_demo.py --reuse-trained                  # evaluate trained models again
 
 Steps (each one a command a user could type; their logs go to OUTPUT/logs/):
   1. draw a few training scenes with their annotations         (tools/visualize_data.py)
@@ -43,6 +44,9 @@ def parse_args(argv=None):
                    help="distillation config (the rows differ by γ and scale policy only)")
     p.add_argument("--teacher-weights", default="", help="use these weights instead of training")
     p.add_argument("--teacher-only", action="store_true", help="stop after the teacher's demo")
+    p.add_argument("--reuse-trained", action="store_true",
+                   help="evaluate a training step's model_final.pth where OUTPUT holds one instead "
+                        "of training again (after a change to evaluation only; the table marks it)")
     p.add_argument("--num-demo", type=int, default=4, help="test images to run the demo on")
     p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
     p.add_argument("--curve-scales", type=float, nargs="*", default=[0.5, 0.6, 0.8],
@@ -107,6 +111,7 @@ class Pipeline:
         self.logs = os.path.join(self.out, "logs")
         os.makedirs(self.logs, exist_ok=True)
         self.minutes = {}
+        self.reused = []
 
     def step(self, name, cmd):
         t0 = time.time()
@@ -115,6 +120,12 @@ class Pipeline:
 
     def train(self, name, config, opts):
         folder = os.path.join(self.out, name)
+        final = os.path.join(folder, "model_final.pth")
+        if self.args.reuse_trained and os.path.isfile(final):
+            # The run's own config.yaml (written by Detectron2) rebuilds the trained model.
+            self.evaluate(name, os.path.join(folder, "config.yaml"), final, opts)
+            self.reused.append(name)
+            return folder
         # Detectron2 appends to metrics.json: a rerun in the same folder would mix two runs' curves.
         stale = os.path.join(folder, "metrics.json")
         if os.path.exists(stale):
@@ -219,7 +230,7 @@ def main(argv=None):
             r["latency_ms"] = latency[r["name"]]["latency_ms_mean"]
 
     summary = {"test_set": test_set, "teacher_trained": not args.teacher_weights,
-               "minutes": run.minutes, "rows": rows, "curves": curves}
+               "minutes": run.minutes, "reused": run.reused, "rows": rows, "curves": curves}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     lines = summary_markdown(summary)
@@ -269,6 +280,9 @@ def summary_markdown(summary):
     total = sum(summary["minutes"].values())
     lines += ["", "Minutes per step: " + ", ".join(f"{k} {v}" for k, v in summary["minutes"].items())
               + f" (total {total:.1f})."]
+    if summary.get("reused"):
+        lines += ["", "Not retrained (`--reuse-trained`; their minutes are evaluation only): "
+                  + ", ".join(summary["reused"]) + "."]
     return lines
 
 
