@@ -3,6 +3,8 @@ import argparse
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "synthetic_demo.py"
 
 
@@ -34,11 +36,13 @@ def test_training_step_starts_a_fresh_metrics_file(tmp_path):
 
 def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
     demo = _demo_module()
-    args = argparse.Namespace(output=str(tmp_path), opts=["MODEL.DEVICE", "cpu"], reuse_trained=True)
+    args = demo.parse_args(["--output", str(tmp_path), "--reuse-trained", "MODEL.DEVICE", "cpu"])
+    assert args.reuse_trained and args.opts == ["MODEL.DEVICE", "cpu"]
     run = demo.Pipeline(args, "test")
     done, fresh = tmp_path / "dld_gamma0.1", tmp_path / "fixed_0.7"
     done.mkdir()
     (done / "model_final.pth").write_text("trained weights")
+    (done / "config.yaml").write_text("MODEL:\n  META_ARCHITECTURE: DLDSpotter\n")  # Detectron2's
     (done / "metrics.json").write_text('{"iteration": 999}\n')
     commands = []
     run.step = lambda name, cmd: commands.append((name, cmd))
@@ -59,6 +63,11 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
                          "mean_gflops": 6.0, "mean_input_short_side": 448}], "curves": {}}
     assert demo.summary_markdown(summary)[-1] == (
         "Not retrained (`--reuse-trained`; their minutes are evaluation only): dld_gamma0.1.")
+    # A checkpoint without the run's config.yaml cannot be rebuilt: say so, do not guess.
+    (fresh / "model_final.pth").parent.mkdir()
+    (fresh / "model_final.pth").write_text("weights from elsewhere")
+    with pytest.raises(SystemExit, match="no .*config.yaml beside it"):
+        run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", [])
 
 
 def _scene(image_id, size, words):

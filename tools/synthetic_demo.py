@@ -123,7 +123,11 @@ class Pipeline:
         final = os.path.join(folder, "model_final.pth")
         if self.args.reuse_trained and os.path.isfile(final):
             # The run's own config.yaml (written by Detectron2) rebuilds the trained model.
-            self.evaluate(name, os.path.join(folder, "config.yaml"), final, opts)
+            config = os.path.join(folder, "config.yaml")
+            if not os.path.isfile(config):
+                raise SystemExit(f"--reuse-trained: {final} has no {config} beside it (Detectron2 "
+                                 "writes one per run); remove the folder to train this step again")
+            self.evaluate(name, config, final, opts)
             self.reused.append(name)
             return folder
         # Detectron2 appends to metrics.json: a rerun in the same folder would mix two runs' curves.
@@ -184,14 +188,18 @@ def main(argv=None):
                       "--output", os.path.join(out, "demo"), "--save-json", "MODEL.WEIGHTS", teacher]
              + args.opts)
 
-    def row(name, what, folder, weights):
-        # The run's own full config (config.yaml, written by Detectron2) rebuilds it exactly.
-        r = {"name": name, "what": what, "config": os.path.join(folder, "config.yaml"),
-             "weights": weights, **_results(folder, test_set)}
+    def measured(what, folder):
+        """A step's results, and by text size where the test set has sizes."""
+        r = {"what": what, **_results(folder, test_set)}
         size = by_text_size(_predictions(folder, test_set), dicts, cfg.TEST.TEXT.IOU_THRESH)
         if size:
             r["by_text_size"] = size
         return r
+
+    def row(name, what, folder, weights):
+        # The run's own full config (config.yaml, written by Detectron2) rebuilds it exactly.
+        return {"name": name, "config": os.path.join(folder, "config.yaml"), "weights": weights,
+                **measured(what, folder)}
 
     rows = [row("teacher", f"teacher at S-{test_short}", teacher_results, teacher)]
     curves = {"fixed-scale student at other test scales": []}
@@ -211,13 +219,9 @@ def main(argv=None):
         for s in args.curve_scales:
             folder = run.evaluate(f"fixed_at_{s:g}", fixed["config"], fixed["weights"],
                                   ["MODEL.DLD.FIXED_SCALE", str(s)])
-            point = {"what": f"{fixed['what'].split(',')[0]} student, tested at {s:g}",
-                     **_results(folder, test_set)}
             # By text size too: where the fixed student's reading stops improving with scale.
-            size = by_text_size(_predictions(folder, test_set), dicts, cfg.TEST.TEXT.IOU_THRESH)
-            if size:
-                point["by_text_size"] = size
-            curves["fixed-scale student at other test scales"].append(point)
+            curves["fixed-scale student at other test scales"].append(
+                measured(f"{fixed['what'].split(',')[0]} student, tested at {s:g}", folder))
 
         cmd = ["tools/benchmark.py", "--dataset", test_set, "--num-images", str(args.num_latency),
                "--output", os.path.join(out, "latency.json"), "--md", os.path.join(out, "latency.md")]

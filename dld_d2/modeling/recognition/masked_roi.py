@@ -2,8 +2,8 @@
 
 For every instance: box/4, grown by one feature cell, truncated and clamped; the crop of the
 feature map times the crop of the instance's own mask (downscaled to the feature stride,
-each cell reading its first pixel); transposed when taller than 1.5× its width; bilinearly resized (align_corners=False,
-no antialias) to 8×32. Degenerate crops give zeros.
+each cell reading its first pixel); transposed when taller than 1.5× its width; bilinearly
+resized (align_corners=False, no antialias) to 8×32. Degenerate crops give zeros.
 
 The reference loops over instances with one `F.interpolate` each. Here the same numbers come
 from one gather per image: a bilinear resize of an integer crop is, per output pixel, a
@@ -102,6 +102,7 @@ def masked_roi_features(
     lim_w = torch.full((N,), Wf, dtype=torch.long, device=device)
     lim_h = torch.full((N,), Hf, dtype=torch.long, device=device)
     mask_geom = []  # per image: (row map, col map) from downscaled to given mask pixels, or None
+    ratio = stride / mask_stride  # mask pixels per feature cell
     if masks is not None:
         start = 0
         for b, n in enumerate(counts):
@@ -117,7 +118,6 @@ def masked_roi_features(
                 wq = int(wm * mask_stride / stride + 0.5)
                 lim_h[start:start + n] = min(Hf, hq)
                 lim_w[start:start + n] = min(Wf, wq)
-                ratio = stride / mask_stride
                 mask_geom.append((_cell_source(hm, hq, ratio, m.device), _cell_source(wm, wq, ratio, m.device)))
             start += n
 
