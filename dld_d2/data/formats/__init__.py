@@ -39,7 +39,16 @@ Bad input policy (every skip and flag is counted in the LoadReport and logged on
                                           the care status stays as annotated
     missing / unreadable image            image skipped, counted (missing_image,
                                           unreadable_image), only when image_root is given
-    annotation file not UTF-8             skipped, counted (unreadable_file)
+    annotation file not UTF-8, corrupt    skipped, counted (unreadable_file) with the byte
+    zip member (CRC / decompression)      offset and line, or `archive.zip[entry]`; when no
+                                          annotation file can be read, AnnotationError
+    truncated / unreadable zip            AnnotationError naming it
+    JSON entry of wrong types (bboxes,    skipped, counted (malformed_entry); an instance whose
+    cares, texts not lists; height or     care flag is not 0/1 or true/false is skipped,
+    width not a finite number >= 1)       counted (malformed_line); when every entry is
+                                          malformed, AnnotationError quoting the first
+    coordinate that is not a finite       the line is malformed (inf, nan, 1e400)
+    number
     empty annotation file                 kept: an image with annotations=[]
     non-*.txt entries of a folder/zip     ignored, counted (LoadReport.ignored_entries)
 `strict=True` turns every skip into an AnnotationError naming the file and line.

@@ -11,13 +11,21 @@ Keys are image paths relative to the image folder. `bboxes` holds flat polygons;
 `texts` to "" (a detection-only list); `labels` and `cbboxes` are ignored. An image without
 `content_ann` (or with empty lists) has no text. The image id is the key's stem, or the key
 without its extension when two keys share a stem.
+
+Types are checked, not coerced: an entry whose height/width is not a finite number >= 1, whose
+`content_ann` is not an object or whose bboxes/cares/texts is not a list (a missing or null key
+takes its default) is a malformed entry; an instance whose care flag is not 0/1 or true/false
+(a string such as "0", None, 0.5) is a malformed instance.
 """
 import json
+import math
 import os
+import reprlib
 from dataclasses import dataclass
 
-from .common import MALFORMED, MALFORMED_ENTRY, RawInstance, Skip
+from .common import MALFORMED, MALFORMED_ENTRY, AnnotationError, RawInstance, Skip
 from .polygon_lines import parse_numbers
+from .sources import decode_text
 
 COMMENT_KEY = "###"
 
@@ -33,14 +41,20 @@ class JsonImage:
 
 
 def read_davar_json(path):
-    """(list of JsonImage, list of Skip for entries that are not image records)."""
-    with open(path, encoding="utf-8-sig") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
+    """(list of JsonImage, list of Skip for entries that are not image records).
+
+    AnnotationError when the file is not UTF-8, not JSON, or not a JSON object.
+    """
+    with open(path, "rb") as f:
+        text, problem = decode_text(f.read())
+    if text is None:
+        raise AnnotationError(f"{path}: {problem}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a DAVAR datalist is a JSON object keyed by image path")
+        raise AnnotationError(f"{path}: a DAVAR datalist is a JSON object keyed by image path")
     images, bad = [], []
     for key, entry in data.items():
         origin = f"{path}[{key!r}]"
@@ -61,9 +75,37 @@ def _size(entry, name):
     value = entry.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{name} is {value!r}, expected a positive number")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        # JSON 1e400 reads as inf; a huge integer raises OverflowError here.
+        ok = number and math.isfinite(value) and value >= 1
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} is {reprlib.repr(value)}, expected a finite number >= 1")
     return int(value)
+
+
+def _list(ann, name, default):
+    """content_ann[name], which must be a list; `default` when it is missing or null."""
+    value = ann.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, list):
+        raise ValueError(
+            f"content_ann {name} is {reprlib.repr(value)} ({type(value).__name__}), "
+            "expected a list"
+        )
+    return value
+
+
+def _care(flag):
+    """The care flag as a bool (0/1, 0.0/1.0, true/false), or None for anything else."""
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(flag, (int, float)) and flag in (0, 1):
+        return flag == 1
+    return None
 
 
 def _read_entry(key, entry, origin):
@@ -72,29 +114,33 @@ def _read_entry(key, entry, origin):
             f"expected an object with height, width, content_ann; got {type(entry).__name__}"
         )
     height, width = _size(entry, "height"), _size(entry, "width")
-    ann = entry.get("content_ann") or {}
+    ann = entry.get("content_ann")
+    ann = {} if ann is None else ann
     if not isinstance(ann, dict):
-        raise ValueError("content_ann is not an object")
-    boxes = ann.get("bboxes") or []
-    cares = ann.get("cares")
-    texts = ann.get("texts")
-    cares = [1] * len(boxes) if cares is None else cares
-    texts = [""] * len(boxes) if texts is None else texts
+        raise ValueError(f"content_ann is {reprlib.repr(ann)}, expected an object")
+    boxes = _list(ann, "bboxes", [])
+    cares = _list(ann, "cares", [1] * len(boxes))
+    texts = _list(ann, "texts", [""] * len(boxes))
     if not (len(boxes) == len(cares) == len(texts)):
         raise ValueError(
             f"content_ann lists differ in length: {len(boxes)} bboxes, {len(cares)} cares, "
             f"{len(texts)} texts"
         )
     items = []
-    for i, (box, care, text) in enumerate(zip(boxes, cares, texts)):
+    for i, (box, flag, text) in enumerate(zip(boxes, cares, texts)):
         where = f"{origin}, instance {i}"
         coords = parse_numbers([str(v) for v in box]) if isinstance(box, list) else None
         if coords is None or len(coords) % 2 or not isinstance(text, str):
             detail = f"bbox {box!r} / text {text!r}: expected a flat polygon and a string"
             items.append(Skip(where, MALFORMED, detail))
             continue
+        care = _care(flag)
+        if care is None:
+            detail = f"care flag {flag!r}: expected 0/1 or true/false"
+            items.append(Skip(where, MALFORMED, detail))
+            continue
         if len(coords) == 4:
             x0, y0, x1, y1 = coords
             coords = [x0, y0, x1, y0, x1, y1, x0, y1]
-        items.append(RawInstance(where, coords, text, care=bool(care)))
+        items.append(RawInstance(where, coords, text, care=care))
     return JsonImage(key, "", origin, height, width, items)

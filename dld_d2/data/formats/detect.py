@@ -9,15 +9,18 @@ distinctive its lines are, that reads at least 80 % of them wins:
 The IC13 end-to-end quad form is line for line the IC15 form and is reported as "ic15" (both
 parse it the same way). Files whose first line starts with "x:" are original Total-Text; a file
 starting with "{" is a DAVAR JSON datalist.
+
+Files that cannot be read (not UTF-8, corrupt zip member) are passed over; when nothing else is
+left, AnnotationError says which file and what is wrong. When no format fits, the ValueError
+quotes the first line that no format reads, with its file and line number.
 """
 import os
-import zipfile
 
-from .common import FORMATS
+from .common import FORMATS, AnnotationError
 from .adet import parse_adet_line
 from .icdar import MLT_SCRIPTS, parse_ic13_box, parse_ic15_line
 from .polygon_lines import iter_lines, parse_polygon_line
-from .sources import decode_text, iter_gt_files
+from .sources import gt_text, is_zip, iter_gt_files
 
 _MAX_LINES = 2000
 _MIN_SHARE = 0.8
@@ -61,30 +64,32 @@ def _accepts(check, line):
 
 
 def detect_format(path):
-    """Name of the annotation format of `path` (see FORMATS); ValueError when it is unclear."""
+    """Name of the annotation format of `path` (see FORMATS); ValueError when it is unclear,
+    AnnotationError (a ValueError) when no file of `path` can be read."""
     path = os.fspath(path)
-    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+    if os.path.isfile(path) and not is_zip(path):
         with open(path, "rb") as f:
             head = f.read(4096).decode("utf-8-sig", errors="replace").lstrip()
         if head.startswith("{"):
             return "davar_json"
     files, _ = iter_gt_files(path)
-    lines, tt_original, first = [], 0, None
+    lines, tt_original, unreadable = [], 0, None
     for gt in files:
-        try:
-            text = decode_text(gt.data)
-        except UnicodeDecodeError:
+        text, problem = gt_text(gt)
+        if text is None:
+            unreadable = unreadable or f"{gt.origin}: {problem}"
             continue
-        file_lines = [line for _, line in iter_lines(text)]
+        file_lines = [(f"{gt.origin}, line {n}", line) for n, line in iter_lines(text)]
         if not file_lines:
             continue
-        first = first or (gt.origin, file_lines[0])
-        if file_lines[0].lstrip().startswith("x:"):
+        if file_lines[0][1].lstrip().startswith("x:"):
             tt_original += 1
         lines.extend(file_lines)
         if len(lines) >= _MAX_LINES:
             break
-    if first is None:
+    if not lines:
+        if unreadable:
+            raise AnnotationError(f"cannot detect the annotation format: {unreadable}")
         raise ValueError(
             f"cannot detect the annotation format of {path}: no annotation lines found "
             f"(pass fmt=, one of {', '.join(FORMATS)})"
@@ -93,12 +98,17 @@ def detect_format(path):
         return "totaltext"
     accepted = {name: 0 for name in _CHECKS}
     tt_evidence = 0
-    for line in lines:
+    unparsed = None  # (where, line) of the first line no format reads
+    for where, line in lines:
+        any_ok = False
         for name, check in _CHECKS.items():
             ok, result = _accepts(check, line)
             accepted[name] += ok
+            any_ok = any_ok or ok
             if ok and name == "totaltext_poly" and result:
                 tt_evidence += 1
+        if not any_ok and unparsed is None:
+            unparsed = (where, line)
     need = _MIN_SHARE * len(lines)
     for name in ("adet", "ic13", "mlt17"):
         if accepted[name] >= need:
@@ -108,9 +118,16 @@ def detect_format(path):
     for name in ("ic15", "totaltext_poly"):
         if accepted[name] >= need:
             return name
-    origin, line = first
+    if unparsed is not None:
+        where, line = unparsed
+        culprit = f"first line in no supported format: {where}: {line!r}"
+    else:  # every line fits some format, but none fits enough of them
+        best = max(accepted, key=accepted.get)
+        culprit = (
+            f"lines of mixed formats; the most read by one format ({best}) is "
+            f"{accepted[best]} of {len(lines)}"
+        )
     raise ValueError(
-        f"cannot detect the annotation format of {path} (first line, {origin}: {line!r}); "
+        f"cannot detect the annotation format of {path} ({culprit}); "
         f"pass fmt=, one of {', '.join(FORMATS)}"
     )
-

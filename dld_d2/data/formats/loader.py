@@ -10,7 +10,7 @@ from .davar_json import read_davar_json
 from .detect import detect_format
 from .icdar import parse_ic13_line, parse_ic15_line, parse_mlt17_line
 from .polygon_lines import parse_line_file
-from .sources import ImageIndex, decode_text, image_id_from_gt_name, image_size, iter_gt_files
+from .sources import ImageIndex, gt_text, image_id_from_gt_name, image_size, iter_gt_files
 from .totaltext import parse_totaltext_file, parse_totaltext_poly_line
 
 _LINE_PARSERS = {
@@ -36,6 +36,11 @@ def load_annotations(path, fmt=None, image_root=None, max_text_len=32, *, strict
         clip: clip coordinates to the image when its size is known.
     Returns:
         (list of dataset dicts, LoadReport)
+    Raises:
+        AnnotationError: a zip whose directory cannot be read, a JSON datalist that does not
+            parse, or skips that leave nothing (every GT file unreadable, every JSON entry or
+            every instance malformed); a single unreadable file (not UTF-8, a corrupt zip member)
+            or malformed entry among readable ones is a counted skip instead.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -52,14 +57,27 @@ def load_annotations(path, fmt=None, image_root=None, max_text_len=32, *, strict
         dicts = _load_davar_json(path, image_root, builder)
     else:
         dicts = _load_gt_files(path, fmt, image_root, builder)
-    if report.skipped[c.MALFORMED] and report.care + report.dont_care == 0:
-        first = report.examples[c.MALFORMED][0]
-        raise c.AnnotationError(
-            f"no annotation in {path} could be read as {fmt!r} "
-            f"({report.skipped[c.MALFORMED]} malformed; first: {first}); check the format"
-        )
+    _raise_if_nothing_read(report, path, fmt)
     (c.logger.warning if report.skipped else c.logger.info)("%s", report.summary())
     return dicts, report
+
+
+def _raise_if_nothing_read(report, path, fmt):
+    """AnnotationError, quoting the first problem, when skips left nothing of a non-empty source:
+    every GT file unreadable, every JSON entry malformed, or no instance parsed."""
+    skipped = report.skipped
+    checks = [
+        # (reason, nothing left, what was not read, hint)
+        (c.UNREADABLE_FILE, skipped[c.UNREADABLE_FILE] == report.files, "annotation file", ""),
+        (c.MALFORMED_ENTRY, report.files == 0, "image entry", ""),
+        (c.MALFORMED, report.care + report.dont_care == 0, "annotation", "; check the format"),
+    ]
+    for reason, nothing_left, what, hint in checks:
+        if skipped[reason] and nothing_left:
+            raise c.AnnotationError(
+                f"no {what} in {path} could be read as {fmt!r} ({skipped[reason]} skipped as "
+                f"{reason}; first: {report.examples[reason][0]}){hint}"
+            )
 
 
 def _load_gt_files(path, fmt, image_root, builder):
@@ -69,6 +87,11 @@ def _load_gt_files(path, fmt, image_root, builder):
     dicts, matched = [], set()
     for gt in files:
         report.files += 1
+        # The GT file is read before its image is looked up: an unreadable one always counts so.
+        text, problem = gt_text(gt)
+        if text is None:
+            builder.skip(gt.origin, c.UNREADABLE_FILE, problem)
+            continue
         image_id = image_id_from_gt_name(gt.name)
         file_name = height = width = None
         if index is not None:
@@ -82,11 +105,6 @@ def _load_gt_files(path, fmt, image_root, builder):
             except Exception as e:  # PIL raises several types for broken headers
                 builder.skip(gt.origin, c.UNREADABLE_IMAGE, f"cannot read {file_name}: {e}")
                 continue
-        try:
-            text = decode_text(gt.data)
-        except UnicodeDecodeError as e:
-            builder.skip(gt.origin, c.UNREADABLE_FILE, f"not UTF-8 ({e})")
-            continue
         if fmt == "totaltext":
             items = parse_totaltext_file(text, gt.origin)
         else:

@@ -11,6 +11,7 @@ All four write `x1,y1,...,xn,yn[,extra fields],text`; they differ only in where 
 
 The text is kept verbatim: case, inner, leading and trailing spaces (only the line end is cut).
 """
+import math
 import re
 
 from .common import MALFORMED, RawInstance, Skip
@@ -21,7 +22,10 @@ _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 
 def parse_number(field):
     """float of a coordinate field, or None when it is not a plain finite number."""
-    return float(field) if _NUMBER.fullmatch(field) else None
+    if not _NUMBER.fullmatch(field):
+        return None
+    value = float(field)  # "1e400" or 400 digits match the pattern and read as inf
+    return value if math.isfinite(value) else None
 
 
 def parse_numbers(fields):

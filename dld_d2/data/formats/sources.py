@@ -1,8 +1,12 @@
 """Where annotations and images come from: a file, a folder or a zip of GT files; image lookup."""
+import codecs
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
+
+from .common import AnnotationError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 GT_EXTENSION = ".txt"
@@ -10,6 +14,11 @@ GT_EXTENSION = ".txt"
 # MLT17), gt_100 -> 100 (IC13 train), poly_gt_img12 -> img12 (Total-Text).
 _GT_PREFIX = re.compile(r"^(?:poly_gt_|gt_)")
 _EXIF_ORIENTATION = 0x0112
+# Zip signatures: local file header (a zip truncated from the end starts with it), empty archive.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# What reading a damaged member raises: BadZipFile (bad CRC, bad header), zlib.error (deflate),
+# EOFError (bzip2/lzma stream cut short), OSError (bad bzip2 stream).
+_CORRUPT_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
 @dataclass
@@ -17,6 +26,7 @@ class GTFile:
     name: str  # the file's own name (no folder)
     origin: str  # how messages refer to it: "path" or "archive.zip[entry]"
     data: bytes
+    problem: str = ""  # why `data` could not be read (a corrupt zip member); data is then b""
 
 
 def natural_key(name):
@@ -35,6 +45,9 @@ def iter_gt_files(path):
 
     Returns (files, ignored): folders and zips contribute their `*.txt` files (a folder is not
     searched recursively; zip members may sit in sub-folders); `ignored` counts the other entries.
+    A zip member that fails to decompress (bad CRC, damaged data) comes back with `problem` set,
+    so the caller counts it and goes on with the other members; a `path` that looks like a zip
+    (by name or signature) but whose directory cannot be read raises AnnotationError.
     """
     if os.path.isdir(path):
         names = sorted(
@@ -44,8 +57,14 @@ def iter_gt_files(path):
         gt = [n for n in names if n.lower().endswith(GT_EXTENSION)]
         files = (GTFile(n, os.path.join(path, n), _read_bytes(os.path.join(path, n))) for n in gt)
         return files, len(names) - len(gt)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
+    if is_zip(path):
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError) as e:
+            raise AnnotationError(
+                f"{path}: not a readable zip archive (truncated or corrupt: {e})"
+            ) from None
+        with zf:
             members = [
                 i for i in zf.infolist()
                 if not i.is_dir() and not i.filename.startswith("__MACOSX/")
@@ -53,12 +72,30 @@ def iter_gt_files(path):
             ]
             members.sort(key=lambda i: natural_key(i.filename))
             gt = [i for i in members if i.filename.lower().endswith(GT_EXTENSION)]
-            files = [
-                GTFile(os.path.basename(i.filename), f"{path}[{i.filename}]", zf.read(i))
-                for i in gt
-            ]
+            files = [_read_member(zf, i, f"{path}[{i.filename}]") for i in gt]
         return iter(files), len(members) - len(gt)
     return iter([GTFile(os.path.basename(path), path, _read_bytes(path))]), 0
+
+
+def is_zip(path):
+    """Whether the file `path` is, or is meant to be, a zip: readable as one, named *.zip, or
+    starting with a zip signature (so a truncated archive is reported, not read as text)."""
+    if not os.path.isfile(path):
+        return False
+    if path.lower().endswith(".zip") or zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as f:
+        return f.read(4) in _ZIP_MAGIC
+
+
+def _read_member(zf, info, origin):
+    name = os.path.basename(info.filename)
+    try:
+        return GTFile(name, origin, zf.read(info))
+    except _CORRUPT_MEMBER as e:
+        return GTFile(name, origin, b"", f"corrupt (CRC / decompression error: {e})")
+    except (NotImplementedError, RuntimeError) as e:  # unsupported compression, encrypted
+        return GTFile(name, origin, b"", f"cannot be read from the archive ({e})")
 
 
 def _read_bytes(path):
@@ -66,9 +103,24 @@ def _read_bytes(path):
         return f.read()
 
 
+def gt_text(gt):
+    """(text, "") of a GTFile, or (None, what is wrong): a corrupt zip member, or not UTF-8."""
+    return (None, gt.problem) if gt.problem else decode_text(gt.data)
+
+
 def decode_text(data):
-    """UTF-8 text without a leading BOM; UnicodeDecodeError if the bytes are not UTF-8."""
-    return data.decode("utf-8-sig")
+    """(UTF-8 text without a leading BOM, ""), or (None, what is wrong) when `data` is not UTF-8:
+    the message gives the byte, its offset in `data` and its line."""
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as e:
+        # utf-8-sig reports offsets after the BOM it removed.
+        offset = e.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data.count(b"\n", 0, offset) + 1
+        byte = data[offset:offset + 1]
+        return None, (
+            f"not UTF-8 text (byte 0x{byte.hex()} at offset {offset}, line {line}: {e.reason})"
+        )
 
 
 class ImageIndex:
