@@ -10,6 +10,10 @@ patterns come from the GT zip's base name, as in the official script (keep the o
 gt-icdar2013.zip, gt-icdar2015.zip, total-text-gt.zip). `--protocol auto` scores DAVAR-format GT
 (``x,y,...,text``) with DAVAR's rules and AdelaiDet-format GT (``x,y,...,####text``, ``%07d.txt``)
 with AdelaiDet's (EVAL_SPEC §8).
+
+Bad input (a missing, damaged or truncated zip, a wrongly named entry, a malformed line, a NaN,
+inf or beyond-int32 coordinate), in the submission or the GT, exits with code 2 and one error
+line naming the file, the zip entry and the line.
 """
 from __future__ import annotations
 

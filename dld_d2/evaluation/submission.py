@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import codecs
 import logging
+import lzma
+import math
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -61,13 +64,39 @@ def decode_utf8(raw: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+# What zipfile raises on a damaged archive or member (bad CRC, broken deflate stream, truncated
+# data, unsupported or encrypted entries, undecodable names): reported, never a traceback.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
+               NotImplementedError, RuntimeError)
+
+
 def _open_zip(path: PathLike) -> zipfile.ZipFile:
     if not Path(path).is_file():
         raise FileNotFoundError(f"zip file not found: {path}")
     try:
         return zipfile.ZipFile(path, mode="r", allowZip64=True)
     except zipfile.BadZipFile as e:
-        raise SubmissionFormatError(f"{path}: not a zip file ({e})") from None
+        raise SubmissionFormatError(f"{path}: not a zip file, or a truncated one ({e})") from None
+    except _ZIP_ERRORS as e:
+        raise SubmissionFormatError(
+            f"{path}: not a readable zip file, truncated or corrupt ({_describe(e)})") from None
+
+
+def _read_entry(zf: zipfile.ZipFile, path: PathLike, name: str) -> bytes:
+    """The entry's bytes; a corrupt member (CRC or compressed-data error) names the zip and entry."""
+    try:
+        return zf.read(name)
+    except _ZIP_ERRORS as e:
+        raise SubmissionFormatError(
+            f"{path}:{name}: ZIP entry is corrupt and cannot be read ({_describe(e)})") from None
+
+
+def _describe(e: BaseException) -> str:
+    """'zlib.error: ...', 'BadZipFile: ...': the exception's type and message on one line."""
+    kind = type(e).__name__
+    if type(e).__module__ not in ("builtins", "zipfile"):
+        kind = f"{type(e).__module__}.{kind}"
+    return f"{kind}: {e}" if str(e) else kind
 
 
 def read_zip_entries(path: PathLike, pattern: str = "", require_all: bool = False) -> Dict[str, Tuple[str, bytes]]:
@@ -90,7 +119,7 @@ def read_zip_entries(path: PathLike, pattern: str = "", require_all: bool = Fals
                     continue
                 if m.groups():
                     key = m.group(1)
-            out[key] = (name, zf.read(name))  # duplicate keys: the later entry wins, as dict(pairs)
+            out[key] = (name, _read_entry(zf, path, name))  # duplicate keys: the later entry wins, as dict(pairs)
     return out
 
 
@@ -120,8 +149,25 @@ def parse_davar_lines(text: str, source: str = "<text>") -> List[Tuple[List[int]
         if len(points) % 2:
             raise SubmissionFormatError(f"{source}: line {n}: odd number of coordinates ({len(points)}); "
                                         f"does the transcription contain a comma?")
+        _check_coordinates(points, fields[:-1], source, n)
         out.append((points, fields[-1]))
     return out
+
+
+# Coordinates the scorer accepts: finite and within int32, the type the official scripts use.
+COORD_MIN, COORD_MAX = -2**31, 2**31  # COORD_MIN <= v < COORD_MAX
+
+
+def _check_coordinates(values: Sequence[float], fields: Sequence[str], source: str, n: int) -> None:
+    """Reject NaN, inf and out-of-int32 coordinates at parse time, naming the file and line."""
+    for v, f in zip(values, fields):
+        if isinstance(v, float) and not math.isfinite(v):  # ints may exceed float range: range check
+            raise SubmissionFormatError(
+                f"{source}: line {n}: coordinate {f.strip()!r} is not a finite number (NaN and inf are not valid)")
+        if not COORD_MIN <= v < COORD_MAX:
+            raise SubmissionFormatError(
+                f"{source}: line {n}: coordinate {f.strip()!r} is out of range: coordinates must lie in "
+                f"[{COORD_MIN}, {COORD_MAX}) (int32, as in the official scripts)")
 
 
 def _is_int(s: str) -> bool:
@@ -146,6 +192,7 @@ def parse_adet_lines(text: str, source: str = "<text>") -> List[Tuple[List[float
             points = [float(c) for c in cors]
         except ValueError:
             raise SubmissionFormatError(f"{source}: line {n}: coordinates must be numbers: {parts[0]!r}") from None
+        _check_coordinates(points, cors, source, n)
         rec = parts[1].strip()
         m = re.match(r'^\s*"(.*)"\s*$', rec)
         if m is not None:  # quoted transcription: unquote and unescape
@@ -395,10 +442,20 @@ def write_submission_zip(path: PathLike, predictions: Mapping[str, Sequence], na
     return report
 
 
+def prediction_items(predictions):
+    """{image id: [(polygon, text, score)]} of the evaluator's prediction records (the lines of
+    text_predictions.json), as `prepare_predictions` and `write_submission_zip` take them."""
+    return {
+        p["image_id"]: [(x["polygon"], x["text"], x["score"]) for x in p["instances"]]
+        for p in predictions
+    }
+
+
 __all__ = [
     "DAVAR_NAME_PATTERNS", "DEFAULT_NAME_PATTERNS", "SubmissionFormatError", "name_patterns",
     "decode_utf8", "read_zip_entries", "parse_davar_lines", "parse_adet_lines", "sniff_line_format",
     "read_gt_zip", "read_submission_zip", "gt_from_dataset_dicts", "sanitize_polygon", "entry_name",
     "adet_totaltext_ids", "WriteReport", "format_line", "clean_text", "prepare_predictions",
-    "write_submission_zip",
+    "write_submission_zip", "prediction_items",
 ]
+
