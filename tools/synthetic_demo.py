@@ -80,8 +80,11 @@ def by_text_size(predictions, dataset_dicts, iou_threshold=0.5):
     """Per synthetic text-size regime ("small", "medium", "large"): images, words, end-to-end
     hmean (percent, no lexicon) and, for a DLD model, the mean chosen scale."""
     from dld_d2.evaluation.protocol import ProtocolConfig, evaluate
-    from dld_d2.evaluation.submission import gt_from_dataset_dicts, prepare_predictions
-    from dld_d2.evaluation.text_evaluator import prediction_items
+    from dld_d2.evaluation.submission import (
+        gt_from_dataset_dicts,
+        prediction_items,
+        prepare_predictions,
+    )
 
     regime = {str(d["image_id"]): d.get("text_scale") for d in dataset_dicts}
     gt = gt_from_dataset_dicts(dataset_dicts)

@@ -13,18 +13,14 @@ from detectron2.utils import comm
 
 from .lexicon import LEXICON_KINDS, apply_lexicon, load_lexicons
 from .protocol import ProtocolConfig, evaluate
-from .submission import gt_from_dataset_dicts, prepare_predictions, write_submission_zip
+from .submission import (
+    gt_from_dataset_dicts,
+    prediction_items,
+    prepare_predictions,
+    write_submission_zip,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def prediction_items(predictions):
-    """{image id: [(polygon, text, score)]} of the evaluator's prediction records (the lines of
-    text_predictions.json), as `prepare_predictions` and `write_submission_zip` take them."""
-    return {
-        p["image_id"]: [(x["polygon"], x["text"], x["score"]) for x in p["instances"]]
-        for p in predictions
-    }
 
 
 class TextSpottingEvaluator(DatasetEvaluator):
