@@ -12,7 +12,6 @@ Without CUDA, `--num-gpus N` starts N CPU processes that train together over glo
 import os
 import sys
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog, build_detection_test_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
@@ -20,6 +19,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run from a checkout, uninstalled
+from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer  # noqa: E402
 from dld_d2.config import get_cfg  # noqa: E402  (importing dld_d2 registers its components)
 from dld_d2.data.build import build_text_train_loader  # noqa: E402
 from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper  # noqa: E402
@@ -34,6 +34,14 @@ class Trainer(DefaultTrainer):
     def __init__(self, cfg):
         with cpu_ddp_support():
             super().__init__(cfg)
+
+    def build_hooks(self):
+        # dld_d2's checkpointer (safe loading, fit checks, atomic saves) for --resume, the
+        # initial weights and the periodic saves; the hooks built below hold it.
+        self.checkpointer = TextSpotterCheckpointer(
+            self.checkpointer.model, self.checkpointer.save_dir, **self.checkpointer.checkpointables
+        )
+        return super().build_hooks()
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -84,7 +92,7 @@ def main(args):
     cfg = setup(args)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+        TextSpotterCheckpointer(model, save_dir=cfg.OUTPUT_DIR, require="complete").resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
         res = Trainer.test(cfg, model)

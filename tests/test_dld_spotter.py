@@ -310,7 +310,7 @@ def test_checkpoint_round_trip_and_inference_checkpoint_without_teacher(teacher_
     slim = {k: v for k, v in state.items() if not k.startswith("teacher.")}
     assert checkpoint_parts(slim) == ["student", "selector"]
     torch.save({"model": slim}, tmp_path / "slim.pth")
-    fresh = _dld(teacher_checkpoint, "MODEL.DLD.TEACHER_WEIGHTS", "")
+    fresh = _dld(teacher_checkpoint, "MODEL.DLD.TEACHER_WEIGHTS", "", "MODEL.WEIGHTS", str(tmp_path / "slim.pth"))
     DetectionCheckpointer(fresh).load(str(tmp_path / "slim.pth"))
     b = fresh.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("teacher."))

@@ -9,12 +9,12 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import configurable
 from detectron2.data import DatasetCatalog
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.utils.events import get_event_storage
 
+from ..checkpoint.checkpointer import TextSpotterCheckpointer, checkpoint_parts
 from .dld import (
     ResolutionSelector,
     best_scale_targets,
@@ -32,34 +32,6 @@ from .recognition import feature_kd_loss, recognition_loss, sequence_kd_loss
 from .text_spotter import TextSpotter, text_postprocess
 
 logger = logging.getLogger(__name__)
-
-#: Prefixes of the three parts of a DLD state dict.
-PARTS = ("teacher", "student", "selector")
-
-
-def checkpoint_parts(state_dict) -> List[str]:
-    """Which DLD parts a state dict holds; [] for a plain spotter checkpoint."""
-    return [p for p in PARTS if any(k.startswith(p + ".") for k in state_dict)]
-
-
-class _PlainSpotterCheckpointer(DetectionCheckpointer):
-    """Loads a plain TextSpotter checkpoint only: a DLD checkpoint's keys (teacher./student./
-    selector.) would match nothing in a TextSpotter and leave it random, with only a log line."""
-
-    def load(self, path, *args, **kwargs):
-        self._path = path
-        return super().load(path, *args, **kwargs)
-
-    def _load_model(self, checkpoint):
-        parts = checkpoint_parts(checkpoint["model"])
-        if parts:
-            raise ValueError(
-                f"MODEL.DLD.TEACHER_WEIGHTS={self._path} is a DLD checkpoint (it holds "
-                f"{', '.join(parts)}); give a plain TextSpotter checkpoint (the teacher's "
-                "model_final.pth), or load this one with MODEL.WEIGHTS / --resume"
-            )
-        return super()._load_model(checkpoint)
-
 
 @contextlib.contextmanager
 def _eval_mode(module: nn.Module):
@@ -86,6 +58,9 @@ class DLDSpotter(nn.Module):
     State dict: `teacher.*`, `student.*`, `selector.*`. A plain TextSpotter checkpoint loads
     into teacher and student both; a DLD checkpoint may lack the teacher (inference).
     """
+
+    # Checkpoints for inference may leave the teacher out (TextSpotterCheckpointer).
+    inference_optional_parts = ("teacher",)
 
     @configurable
     def __init__(
@@ -163,6 +138,16 @@ class DLDSpotter(nn.Module):
                 f"(got {selector_loss!r}): 'ce' and 'kl' need the student's passes at every scale "
                 "of a replayed image, which are not kept; set SELECTOR_REPLAY 0 or the 'best' loss"
             )
+        if not scales or not all(math.isfinite(s) and 0 < s <= 1 for s in scales):
+            raise ValueError(
+                f"MODEL.DLD.SCALES={tuple(scales)}: one or more factors of the teacher view's "
+                "short side, each in (0, 1]"
+            )
+        if scale_policy == "fixed" and not (math.isfinite(fixed_scale) and 0 < fixed_scale <= 1):
+            raise ValueError(
+                f"MODEL.DLD.FIXED_SCALE={fixed_scale}: a factor of the teacher view's short side "
+                "in (0, 1]"
+            )
         if test_selection not in ("argmax", "sample"):
             raise ValueError(f"MODEL.DLD.TEST_SELECTION={test_selection!r}: 'argmax' or 'sample'")
         if penalty_costs and len(penalty_costs) != len(scales):
@@ -210,11 +195,15 @@ class DLDSpotter(nn.Module):
                 )
             # The student starts as a copy of the teacher (DLD_SPEC §3.1).
             for part in (teacher, student):
-                _PlainSpotterCheckpointer(part).load(dld.TEACHER_WEIGHTS)
+                TextSpotterCheckpointer(
+                    part, require="complete", purpose="MODEL.DLD.TEACHER_WEIGHTS"
+                ).load(dld.TEACHER_WEIGHTS)
         elif not cfg.MODEL.WEIGHTS:
-            logger.warning(
-                "MODEL.DLD.TEACHER_WEIGHTS and MODEL.WEIGHTS are both empty: teacher and student "
-                "start from random weights (set TEACHER_WEIGHTS to a trained TextSpotter)"
+            # Distilling from a random teacher would run and teach nothing.
+            raise ValueError(
+                "MODEL.DLD.TEACHER_WEIGHTS and MODEL.WEIGHTS are both empty: set "
+                "MODEL.DLD.TEACHER_WEIGHTS to a trained TextSpotter checkpoint (e.g. "
+                "output/demo/teacher/model_final.pth), or MODEL.WEIGHTS to a DLD checkpoint"
             )
         selector = None
         if dld.SCALE_POLICY == "learned":

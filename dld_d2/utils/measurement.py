@@ -11,9 +11,9 @@ def build_trained_model(config_file: str, opts, weights: Optional[str] = None, n
     `weights` replaces the config's MODEL.WEIGHTS. A missing weights file is an error that names
     the model and the path (counts and latencies depend on the trained detections).
     """
-    from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
 
+    from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer
     from dld_d2.config import get_cfg
 
     cfg = get_cfg()
@@ -27,7 +27,7 @@ def build_trained_model(config_file: str, opts, weights: Optional[str] = None, n
         who = f"model {name!r}" if name else config_file
         raise SystemExit(f"{who}: weights {path} not found (MODEL.WEIGHTS, or --weights NAME=PATH)")
     model = build_model(cfg)
-    DetectionCheckpointer(model).load(path)
+    TextSpotterCheckpointer(model, require="complete").load(path)
     model.eval()
     return cfg, model
 
