@@ -162,6 +162,15 @@ def _load_pkl_for_measurement(path):
     build_trained_model(QUICK, [], weights=str(path))
 
 
+def _load_pkl_in_demo(path):
+    image = Path(path).parent / "scene.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 48)).save(image)
+    _tool("demo").main(["--config-file", QUICK, "--input", str(image), "--output",
+                        str(Path(path).parent / "out"), "MODEL.WEIGHTS", str(path)])
+
+
 def _load_pkl_in_trainer(path):
     sys.path.insert(0, str(REPO))
     try:
@@ -173,7 +182,8 @@ def _load_pkl_in_trainer(path):
 
 
 @pytest.mark.parametrize("load", [_load_pkl_as_weights, _load_pkl_as_teacher,
-                                  _load_pkl_for_measurement, _load_pkl_in_trainer],
+                                  _load_pkl_for_measurement, _load_pkl_in_demo,
+                                  _load_pkl_in_trainer],
                          ids=lambda f: f.__name__[5:])
 def test_pickle_payload_never_runs(load, tmp_path, monkeypatch):
     monkeypatch.setenv("DLD_D2_CACHE", str(tmp_path / "cache"))

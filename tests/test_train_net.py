@@ -95,9 +95,8 @@ def test_demo_on_a_synthetic_image(trained, env, tmp_path):
     image = sorted(cache.rglob("*.jpg"))[0]
     _run(["tools/demo.py", "--config-file", QUICK, "--input", str(image), "--output", str(tmp_path),
           "--save-json", "--confidence-threshold", "0.0", "MODEL.WEIGHTS", str(out / "model_final.pth")], env)
-    stem = image.stem
-    assert (tmp_path / f"{stem}.jpg").is_file()
-    record = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert (tmp_path / f"{image.name}.vis.jpg").is_file()
+    record = json.loads((tmp_path / f"{image.name}.json").read_text())
     assert record["file_name"] == str(image)
     for inst in record["instances"]:
         assert len(inst["polygon"]) >= 6 and isinstance(inst["text"], str)

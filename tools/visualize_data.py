@@ -70,12 +70,14 @@ def _dataset_dicts(cfg, args):
 
 
 def draw_annotations(dic, metadata, scale=1.0):
-    """A `VisImage` of a dataset dict's polygons and texts on its original image."""
-    from detectron2.data import detection_utils as utils
+    """A `VisImage` of a dataset dict's polygons and texts on its original image.
 
+    Raises `UnreadableImageError` (naming the file) if the image cannot be decoded.
+    """
+    from dld_d2.data.image_io import read_image
     from dld_d2.utils.visualizer import draw_text_instances
 
-    img = utils.read_image(dic["file_name"], "RGB")
+    img = read_image(dic["file_name"], "RGB")
     annos = dic.get("annotations", [])
     labels = [a.get("text", "") if not a.get("iscrowd", 0) else f"### {a.get('text', '')}".strip()
               for a in annos]
@@ -116,6 +118,7 @@ def main(argv=None):
     from detectron2.utils.logger import setup_logger
 
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
+    from dld_d2.data.image_io import UnreadableImageError
 
     logger = setup_logger(name="dld_d2")
     cfg = setup_cfg(args)
@@ -129,11 +132,17 @@ def main(argv=None):
     for dic in dicts:
         stem = os.path.splitext(os.path.basename(dic["file_name"]))[0]
         if mapper is None:
-            vis = draw_annotations(dic, metadata, args.scale)
+            try:
+                vis = draw_annotations(dic, metadata, args.scale)
+            except UnreadableImageError as e:
+                logger.warning("Skipped: %s", e)
+                continue
         else:
-            vis = draw_mapped(
-                mapper(dic), metadata, mapper.vocabulary, cfg.INPUT.FORMAT, args.scale
-            )
+            record = mapper(dic)
+            if record is None:  # unreadable image, counted in mapper.stats
+                logger.warning("Skipped: unreadable image %s", dic["file_name"])
+                continue
+            vis = draw_mapped(record, metadata, mapper.vocabulary, cfg.INPUT.FORMAT, args.scale)
         path = os.path.join(args.output_dir, f"{stem}_{args.source}.jpg")
         vis.save(path)
         written.append(path)

@@ -10,6 +10,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.structures import Boxes, BoxMode, Instances, PolygonMasks
 
+from .image_io import UnreadableImageError, check_image_format, read_image
 from .transforms import build_text_augmentation
 from .vocabulary import Vocabulary
 
@@ -28,7 +29,12 @@ class TextSpottingDatasetMapper:
 
     Modelled on Detectron2's `DatasetMapper`. The callable:
 
-    1. reads the image (`INPUT.FORMAT`, EXIF applied as in Detectron2) and checks its size;
+    1. reads the image (`INPUT.FORMAT`, EXIF applied as in Detectron2; `image_io.read_image`,
+       which decodes it whole) and checks its size. In training an unreadable image (truncated,
+       corrupt) is skipped: counted as `unreadable_image_skipped` (logged with the file name on
+       the first and every `log_period`-th one), and None is returned, on which Detectron2's
+       `MapDataset` maps another, random index. At inference it raises `UnreadableImageError`
+       naming the file: evaluation never skips an image;
     2. in training, parses the care instances (`iscrowd=0`) — polygons clipped to the image,
        as the reference loader does — and drops the don't-care ones (`iscrowd=1`): they are *not
        collected* for training and act as plain background (DLD_SPEC §5), which is also what
@@ -66,7 +72,7 @@ class TextSpottingDatasetMapper:
         Args:
             is_train: training (annotations → Instances) or inference (annotations removed).
             augmentations: list of `Augmentation`s / `Transform`s, e.g. `build_text_augmentation`.
-            image_format: an image format supported by `detection_utils.read_image`.
+            image_format: "BGR" or a PIL mode such as "RGB" (see `image_io.read_image`).
             vocabulary: the character set used to encode `gt_texts`.
             max_text_len: L; `gt_texts` has L + 2 columns (GO, up to L ids, EOS).
             log_period: log counted problems on their 1st, (1+log_period)-th, ... occurrence.
@@ -75,6 +81,7 @@ class TextSpottingDatasetMapper:
             raise ValueError(f"max_text_len must be >= 1, got {max_text_len}")
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
+        check_image_format(image_format)
         self.image_format = image_format
         self.vocabulary = vocabulary
         self.max_text_len = int(max_text_len)
@@ -100,11 +107,22 @@ class TextSpottingDatasetMapper:
             dataset_dict (dict): one image in the dataset-dict format of DESIGN.md §4.
 
         Returns:
-            dict: the input format of Detectron2 models, plus `gt_texts` in the instances.
+            dict: the input format of Detectron2 models, plus `gt_texts` in the instances; in
+            training, None for an image that cannot be decoded (the loader takes another one).
+
+        Raises:
+            UnreadableImageError: at inference, for an image that cannot be decoded.
         """
         # Shallow copy: nested annotation structures are only read, never modified.
         dataset_dict = dict(dataset_dict)
-        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+        try:
+            image = read_image(dataset_dict["file_name"], format=self.image_format)
+        except UnreadableImageError as e:
+            if not self.is_train:
+                raise
+            # One bad file must not end a training run; the count makes a bad dataset visible.
+            self._count("unreadable_image_skipped", detail=str(e))
+            return None
         utils.check_image_size(dataset_dict, image)
         self.stats["images"] += 1
 
