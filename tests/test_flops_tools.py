@@ -273,9 +273,14 @@ def test_get_flops_tool(env, tmp_path, monkeypatch):
 
 @d2
 def test_benchmark_tool(env, tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    DetectionCheckpointer(_spotter(0.0), save_dir=str(tmp_path)).save("model")
+    weights = str(tmp_path / "model.pth")  # the tools refuse to time a model without weights
     small = tmp_path / "small.yaml"
     small.write_text(f'_BASE_: "{REPO / QUICK}"\nINPUT:\n  MIN_SIZE_TEST: 128\n  MAX_SIZE_TEST: 176\n')
     out = _run(["tools/benchmark.py", "--model", f"quick={QUICK}", "--model", f"small={small}",
+                "--weights", f"quick={weights}", "--weights", f"small={weights}",
                 "--num-images", "2", "--warmup", "1", "--threads", "1",
                 "--output", str(tmp_path / "speed.json"), "--md", str(tmp_path / "speed.md")], env)
     report = json.loads((tmp_path / "speed.json").read_text())

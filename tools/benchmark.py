@@ -11,7 +11,7 @@ test size), prepared in memory beforehand: the timing covers the model's forward
 turns image by image, so that load changes on a shared machine hit them alike. On CUDA the
 device is synchronised around every forward. Weights default to each config's MODEL.WEIGHTS;
 KEY VALUE overrides apply to every model. Latencies depend on the detections, hence on the
-weights: compare trained models.
+weights: every model needs its trained weights (one without any is refused).
 """
 import argparse
 import os
