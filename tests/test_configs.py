@@ -14,7 +14,7 @@ CONFIGS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "configs").rglo
 
 
 @pytest.mark.parametrize("path", CONFIGS)
-def test_config_loads_and_builds(path):
+def test_config_loads_and_builds(path, tmp_path):
     from detectron2.modeling import build_model
 
     from dld_d2.config import get_cfg
@@ -26,15 +26,32 @@ def test_config_loads_and_builds(path):
     cfg = get_cfg()
     cfg.merge_from_file(str(REPO / path))
     cfg.MODEL.DEVICE = "cpu"
+    if cfg.MODEL.META_ARCHITECTURE == "DLDSpotter":  # distillation needs a teacher checkpoint
+        cfg.MODEL.DLD.TEACHER_WEIGHTS = _random_teacher(str(REPO / path), tmp_path)
     model = build_model(cfg)
     assert type(model).__name__ == cfg.MODEL.META_ARCHITECTURE
+
+
+def _random_teacher(config, folder):
+    """A TextSpotter checkpoint (random weights) of a DLD config's spotter architecture."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(config)
+    cfg.merge_from_list(["MODEL.META_ARCHITECTURE", "TextSpotter", "MODEL.DEVICE", "cpu"])
+    DetectionCheckpointer(build_model(cfg), save_dir=str(folder)).save("teacher")
+    return str(folder / "teacher.pth")
 
 
 @pytest.mark.parametrize("path", ["configs/teacher.yaml", "configs/distill.yaml"])
 def test_paper_config_trains_one_iteration(path, tmp_path):
     env = dict(os.environ, DLD_D2_CACHE=str(tmp_path / "cache"))
+    teacher = ["MODEL.DLD.TEACHER_WEIGHTS", _random_teacher(path, tmp_path)] if "distill" in path else []
     proc = subprocess.run(
-        [sys.executable, "train_net.py", "--config-file", path,
+        [sys.executable, "train_net.py", "--config-file", path, *teacher,
          "DATASETS.TRAIN", '("dld_synthetic_tiny_train",)', "DATASETS.TEST", "()",
          "INPUT.MIN_SIZE_TRAIN", "(256,)", "INPUT.MAX_SIZE_TRAIN", "320",
          "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "1", "SOLVER.WARMUP_ITERS", "0",
