@@ -14,19 +14,13 @@ KEY VALUE overrides apply to every model. Latencies depend on the detections, he
 weights: every model needs its trained weights (one without any is refused).
 """
 import argparse
-import os
 import platform
 import sys
 import time
 
 import numpy as np
 
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from dld_d2.utils.env import detectron2_import_error  # noqa: E402
+from dld_d2.utils.env import detectron2_import_error
 
 
 def _name_value(text):

@@ -25,18 +25,13 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from dld_d2.utils.env import detectron2_import_error  # noqa: E402
 
 TARGET_IMAGES_PER_S = 30.0
 
 
 def _train_cfg():
-    """Teacher-stage training input settings (DLD_SPEC §4.2), all augmentations on."""
+    """Teacher-stage training input settings (configs/teacher.yaml), all augmentations on."""
     from dld_d2.config import get_cfg
 
     cfg = get_cfg()

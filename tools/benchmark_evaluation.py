@@ -30,18 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rapidfuzz.distance import Levenshtein
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the scoring command
-from evaluate_predictions import build_parser, run  # noqa: E402
-from rapidfuzz.distance import Levenshtein  # noqa: E402
+from dld_d2.evaluation import lexicon as lexicon_mod
+from dld_d2.evaluation.protocol import as_points, polygon_area
+from dld_d2.evaluation.submission import read_gt_zip, write_submission_zip
 
-from dld_d2.evaluation import lexicon as lexicon_mod  # noqa: E402
-from dld_d2.evaluation.protocol import as_points, polygon_area  # noqa: E402
-from dld_d2.evaluation.submission import read_gt_zip, write_submission_zip  # noqa: E402
+# The scoring command, tools/evaluate_predictions.py: this script's folder is on sys.path.
+from evaluate_predictions import build_parser, run
 
 REPO = Path(__file__).resolve().parents[1]
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -174,7 +170,9 @@ def _reference_nearest(lexicon, word):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--eval-dir", default=str(REPO.parent / "shared" / "eval"), help="shared/eval folder")
+    ap.add_argument("--eval-dir", default=os.environ.get("DLD_D2_EVAL_DATA") or str(REPO.parent / "shared" / "eval"),
+                    help="evaluation data folder: gt/, lexicons/ (default: $DLD_D2_EVAL_DATA, else "
+                         "../shared/eval beside the repository)")
     ap.add_argument("--official-dir", help="folder with DAVAR's script.py + rrc_evaluation_funcs.py (optional)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "evaluation_speed"), help="output path stem")
     ap.add_argument("--seed", type=int, default=0)

@@ -12,15 +12,9 @@ import json
 import logging
 import sys
 from collections import Counter
-from pathlib import Path
 
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dld_d2.data.formats import FORMATS, AnnotationError, load_annotations  # noqa: E402
-from dld_d2.data.vocabulary import Vocabulary  # noqa: E402
+from dld_d2.data.formats import FORMATS, AnnotationError, load_annotations
+from dld_d2.data.vocabulary import Vocabulary
 
 
 def compute_stats(dicts, report, vocab):

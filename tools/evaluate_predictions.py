@@ -9,7 +9,7 @@ Prints the summary lines of DAVAR-Lab-OCR's `script.py` (or JSON with --json). F
 patterns come from the GT zip's base name, as in the official script (keep the original names:
 gt-icdar2013.zip, gt-icdar2015.zip, total-text-gt.zip). `--protocol auto` scores DAVAR-format GT
 (``x,y,...,text``) with DAVAR's rules and AdelaiDet-format GT (``x,y,...,####text``, ``%07d.txt``)
-with AdelaiDet's (EVAL_SPEC §8).
+with AdelaiDet's (docs/evaluation.md, "The DAVAR and AdelaiDet flavours").
 
 Bad input (a missing, damaged or truncated zip, a wrongly named entry, a malformed line, a NaN,
 inf or beyond-int32 coordinate), in the submission or the GT, exits with code 2 and one error
@@ -22,12 +22,6 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
-
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # running from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dld_d2.evaluation.lexicon import LEXICON_KINDS, LexiconError, apply_lexicon, load_lexicons
 from dld_d2.evaluation.protocol import ProtocolConfig, UnknownImageError, evaluate

@@ -14,14 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import sys
 import time
-from pathlib import Path
-
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # running from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2
 import numpy as np

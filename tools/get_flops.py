@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""GFLOPs per image of a model's real inference on a test set (DLD_SPEC §4.4).
+"""GFLOPs per image of a model's real inference on a test set (docs/evaluation.md,
+"Efficiency: GFLOPs and latency").
 
     python tools/get_flops.py --config-file configs/synth/teacher_cpu.yaml --num-images 100 \\
         --output flops.json --md flops.md MODEL.WEIGHTS output/synth_teacher/model_final.pth
@@ -11,18 +12,12 @@ outputs carry the chosen "scale" (DLD), a table by scale. Detections depend on t
 the trained ones (MODEL.WEIGHTS), as the count of an untrained model is not the model's cost.
 """
 import argparse
-import os
 import sys
 from collections import defaultdict
 
 import numpy as np
 
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from dld_d2.utils.env import detectron2_import_error  # noqa: E402
+from dld_d2.utils.env import detectron2_import_error
 
 MD_MODULE_SHARE = 0.02
 

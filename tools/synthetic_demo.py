@@ -24,7 +24,6 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 #: The distilled models: name, overrides of the distillation config, what the row means.
 DISTILLED = (

@@ -16,18 +16,10 @@ The dataset is `--dataset` if given, else `DATASETS.TRAIN` of the config.
 import argparse
 import itertools
 import os
-import sys
 
 import numpy as np
 
-try:
-    import dld_d2  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import dld_d2  # noqa: F401
-
-from dld_d2.utils.env import detectron2_import_error  # noqa: E402
-
+from dld_d2.utils.env import detectron2_import_error
 
 
 def parse_args(argv=None):
