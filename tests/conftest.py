@@ -1,4 +1,6 @@
-"""Shared test set-up: tests marked `detectron2` skip, with one clear reason, when it is missing."""
+"""Shared test set-up: tests marked `detectron2` skip, with one clear reason, when it is missing;
+tests that read the evaluation data folder skip, with its path, when it is missing."""
+import os
 from pathlib import Path
 
 import pytest
@@ -6,8 +8,18 @@ import pytest
 from dld_d2.utils.env import detectron2_import_error
 
 REPO = Path(__file__).resolve().parents[1]
-# CI clones the repository with the steering repo's shared/ folder beside it.
-SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+#: Environment variable naming the evaluation data folder: the official GT zips (gt/), lexicons
+#: (lexicons/), a sample submission (preds/) and DAVAR's character list (charset/), as laid out
+#: in README.md, "Tests". Default: `../shared/eval` beside the repository.
+EVAL_DATA_ENV = "DLD_D2_EVAL_DATA"
+DEFAULT_EVAL_DATA = REPO.parent / "shared" / "eval"
+
+
+def eval_data_dir() -> Path:
+    """The evaluation data folder: $DLD_D2_EVAL_DATA, else `../shared/eval` beside the repo."""
+    configured = os.environ.get(EVAL_DATA_ENV)
+    return Path(configured).expanduser().resolve() if configured else DEFAULT_EVAL_DATA
 
 _D2_SKIP_REASON = (
     "detectron2 is not importable ({err}); it is not on PyPI — install it from its source "
@@ -42,15 +54,25 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.fixture(scope="session")
-def shared_eval():
-    """The shared evaluation data folder (GT zips, lexicons, sample predictions)."""
-    if not SHARED_EVAL.is_dir():
-        pytest.skip(f"shared evaluation data not found at {SHARED_EVAL}")
-    return SHARED_EVAL
+def eval_data_location() -> Path:
+    """Where the evaluation data folder is looked for (it may be missing; see `eval_data`)."""
+    return eval_data_dir()
 
 
 @pytest.fixture(scope="session")
-def ic13_datasets_root(tmp_path_factory, shared_eval):
+def eval_data(eval_data_location) -> Path:
+    """The evaluation data folder (GT zips, lexicons, sample predictions); the test is skipped,
+    naming the path and the variable, when it is missing."""
+    if not eval_data_location.is_dir():
+        how = (f"{EVAL_DATA_ENV}={os.environ[EVAL_DATA_ENV]}" if os.environ.get(EVAL_DATA_ENV)
+               else f"the default; set {EVAL_DATA_ENV} to use another folder")
+        pytest.skip(f"evaluation data folder not found at {eval_data_location} ({how}; "
+                    "README.md, 'Tests')")
+    return eval_data_location
+
+
+@pytest.fixture(scope="session")
+def ic13_datasets_root(tmp_path_factory, eval_data):
     """A $DETECTRON2_DATASETS tree with the real IC13 end-to-end test GT and lexicons, and small
     blank test images (img_1..img_233, 40×40) standing in for the real ones."""
     import shutil
@@ -61,11 +83,11 @@ def ic13_datasets_root(tmp_path_factory, shared_eval):
     root = tmp_path_factory.mktemp("datasets")
     ic13 = root / "icdar2013"
     (ic13 / "test_images").mkdir(parents=True)
-    shutil.copy(shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip", ic13)
+    shutil.copy(eval_data / "gt" / "davar_format" / "gt-icdar2013.zip", ic13)
     blank = Image.fromarray(np.full((40, 40, 3), 128, np.uint8))
     for i in range(1, 234):
         blank.save(ic13 / "test_images" / f"img_{i}.jpg")
-    shutil.copytree(shared_eval / "lexicons" / "icdar2013", root / "lexicons" / "icdar2013")
+    shutil.copytree(eval_data / "lexicons" / "icdar2013", root / "lexicons" / "icdar2013")
     return root
 
 
@@ -80,11 +102,12 @@ def _dld_d2_logs_reach_caplog():
 
 
 @pytest.fixture(scope="session")
-def ic13(shared_eval):
-    """The official IC13 end-to-end GT and the MANGO R50 sample submission (EVAL_SPEC §9)."""
+def ic13(eval_data):
+    """The official IC13 end-to-end GT and the MANGO R50 sample submission (docs/evaluation.md,
+    "Parity with the official scripts")."""
     from dld_d2.evaluation import read_gt_zip, read_submission_zip
 
-    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"
+    gt_zip = eval_data / "gt" / "davar_format" / "gt-icdar2013.zip"
     gt, fmt = read_gt_zip(gt_zip)
-    preds = read_submission_zip(shared_eval / "preds" / "mango_r50_ic13_none.zip", gt_zip, fmt)
+    preds = read_submission_zip(eval_data / "preds" / "mango_r50_ic13_none.zip", gt_zip, fmt)
     return gt, preds

@@ -1,4 +1,4 @@
-"""tools/dataset_stats.py: as users run it (a subprocess, no install) and in-process."""
+"""tools/dataset_stats.py: as users run it (a subprocess) and in-process."""
 import importlib.util
 import json
 import subprocess
@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_EVAL = REPO.parent / "shared" / "eval"
 TOOL = REPO / "tools" / "dataset_stats.py"
 
-# zip -> (detected format, images, care, don't-care): the counts of shared/eval/README.md.
+# zip -> (detected format, images, care, don't-care), as the evaluation data folder's README counts.
 DAVAR_EXPECTED = {
     "davar_format/gt-icdar2013.zip": ("ic15", 233, 917, 720),  # the IC13 quad form reads as IC15
     "davar_format/gt-icdar2015.zip": ("ic15", 500, 2077, 3153),
@@ -55,19 +54,18 @@ def run_json(tool, capsys, *args):
 
 
 @pytest.fixture(scope="module")
-def shared_gt():
-    if not SHARED_EVAL.is_dir():
-        pytest.skip(f"shared evaluation data not found at {SHARED_EVAL}")
-    return SHARED_EVAL / "gt"
+def eval_gt(eval_data):
+    return eval_data / "gt"
 
 
 @pytest.fixture(scope="module")
-def subprocess_runs(shared_gt, tmp_path_factory):
-    """The tool as users run it, in concurrent subprocesses without installing dld_d2: --json on
-    each DAVAR zip from another working directory, and README.md's command from the repo root."""
+def subprocess_runs(eval_data, eval_gt, tmp_path_factory):
+    """The tool as users run it, in concurrent subprocesses: --json on each DAVAR zip from
+    another working directory, and README.md's command from the repo root (its `../shared/eval`
+    is the evaluation data folder, wherever DLD_D2_EVAL_DATA puts it)."""
     elsewhere = tmp_path_factory.mktemp("cwd")
-    procs = {rel: _start("--json", shared_gt / rel, cwd=elsewhere) for rel in DAVAR_EXPECTED}
-    procs["readme"] = _start("../shared/eval/gt/davar_format/gt-icdar2015.zip")
+    procs = {rel: _start("--json", eval_gt / rel, cwd=elsewhere) for rel in DAVAR_EXPECTED}
+    procs["readme"] = _start(eval_data / "gt/davar_format/gt-icdar2015.zip")
     return {name: _finish(p) for name, p in procs.items()}
 
 
@@ -83,8 +81,8 @@ def test_readme_command(subprocess_runs):
     assert "care instances              2077" in out and "3153 (###: 3153)" in out
 
 
-def test_davar_zip_details(subprocess_runs, tool, capsys, shared_gt):
-    ic13 = run_json(tool, capsys, "--format", "ic13", shared_gt / "davar_format/gt-icdar2013.zip")
+def test_davar_zip_details(subprocess_runs, tool, capsys, eval_gt):
+    ic13 = run_json(tool, capsys, "--format", "ic13", eval_gt / "davar_format/gt-icdar2013.zip")
     assert counts(ic13) == ("ic13", 233, 917, 720)
     assert ic13["flagged"] == {"degenerate": 1}  # gt_img_50's zero-area "###" box, kept
     tt = json.loads(subprocess_runs["davar_format/total-text-gt.zip"])
@@ -94,10 +92,10 @@ def test_davar_zip_details(subprocess_runs, tool, capsys, shared_gt):
     assert tt["care_text_length"]["1"] == 56 and tt["care_text_length"]["2"] == 192
 
 
-def test_adet_zips(tool, capsys, shared_gt):
-    ic15 = run_json(tool, capsys, shared_gt / "adelaidet_format/gt_icdar2015.zip")
+def test_adet_zips(tool, capsys, eval_gt):
+    ic15 = run_json(tool, capsys, eval_gt / "adelaidet_format/gt_icdar2015.zip")
     assert counts(ic15) == ("adet", 500, 2077, 3153)
-    tt = run_json(tool, capsys, shared_gt / "adelaidet_format/gt_totaltext.zip")
+    tt = run_json(tool, capsys, eval_gt / "adelaidet_format/gt_totaltext.zip")
     assert counts(tt) == ("adet", 300, 2214, 328)  # 2,542 lines
     assert tt["flagged"] == {} and tt["skipped"] == {}  # no "evo" polygon in this copy
 

@@ -22,11 +22,11 @@ import evaluate_predictions as tool  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def paths(shared_eval):
+def paths(eval_data):
     return {
-        "gt": shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip",
-        "pred": shared_eval / "preds" / "mango_r50_ic13_none.zip",
-        "adet_gt": shared_eval / "gt" / "adelaidet_format" / "gt_icdar2015.zip",
+        "gt": eval_data / "gt" / "davar_format" / "gt-icdar2013.zip",
+        "pred": eval_data / "preds" / "mango_r50_ic13_none.zip",
+        "adet_gt": eval_data / "gt" / "adelaidet_format" / "gt_icdar2015.zip",
     }
 
 

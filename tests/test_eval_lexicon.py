@@ -1,4 +1,5 @@
-"""Lexicon post-processing: tie-breaking, both rules, brute-force equivalence, EVAL_SPEC §9 rows."""
+"""Lexicon post-processing: tie-breaking, both rules, brute-force equivalence, the official rows
+(docs/evaluation.md, "Parity with the official scripts")."""
 import random
 import zipfile
 
@@ -88,9 +89,9 @@ def test_davar_rule_no_match_below_100_gives_space():
     assert out["1"][0][1] == " "  # the official loop starts at dist_min = 100
 
 
-def test_davar_rule_brute_force_on_shared_generic(shared_eval):
+def test_davar_rule_brute_force_on_the_ic13_generic_lexicon(eval_data):
     """A sample of MANGO words through the 87k-word IC13 generic list vs the official loop."""
-    path = shared_eval / "lexicons" / "icdar2013" / "GenericVocabulary.txt"
+    path = eval_data / "lexicons" / "icdar2013" / "GenericVocabulary.txt"
     words = parse_word_list(path.read_text(encoding="utf-8"))
     lex = load_lexicon(path)
     sample = ["BEWARE", "CONTRACTR", "Hrsg", "lnternational", "qx"]
@@ -127,8 +128,8 @@ def test_pair_rule_outputs_gt_form_and_drops_far_words():
     assert [t for _, t in out["7"]] == ["TM LEWIN", "BEN'S", "BEN'S", "IT'S"]  # XYZW: BENS first at 4
 
 
-def test_pair_rule_brute_force(shared_eval):
-    d = shared_eval / "lexicons" / "icdar2015" / "pairs_format"
+def test_pair_rule_brute_force(eval_data):
+    d = eval_data / "lexicons" / "icdar2015" / "pairs_format"
     lex = load_lexicon(d / "ch4_test_vocabulary_new.txt", d / "ch4_test_vocabulary_pair_list.txt")
     keys = [ln.strip() for ln in (d / "ch4_test_vocabulary_new.txt").read_text().splitlines()]
     pairs = parse_pair_list((d / "ch4_test_vocabulary_pair_list.txt").read_text())
@@ -148,8 +149,8 @@ def test_pair_rule_brute_force(shared_eval):
 # ------------------------------------------------------------------------------------------
 # Loading
 # ------------------------------------------------------------------------------------------
-def test_strong_lexicons_from_zip_and_folder(shared_eval, tmp_path):
-    z = shared_eval / "lexicons" / "icdar2013" / "strong_lexicon.zip"
+def test_strong_lexicons_from_zip_and_folder(eval_data, tmp_path):
+    z = eval_data / "lexicons" / "icdar2013" / "strong_lexicon.zip"
     from_zip = load_strong_lexicons(z)
     assert len(from_zip) == 233 and all(len(v) == 100 for v in from_zip.values())
     with zipfile.ZipFile(z) as zf:
@@ -159,8 +160,8 @@ def test_strong_lexicons_from_zip_and_folder(shared_eval, tmp_path):
     assert not any(w != w.strip() for w in from_zip["1"].words)  # CRLF handled
 
 
-def test_strong_pairs_and_key_normalisation(shared_eval):
-    d = shared_eval / "lexicons" / "icdar2015" / "pairs_format" / "new_strong_lexicon"
+def test_strong_pairs_and_key_normalisation(eval_data):
+    d = eval_data / "lexicons" / "icdar2015" / "pairs_format" / "new_strong_lexicon"
     lex = load_lexicons("strong", d, d)
     assert len(lex) == 500 and lex["1"].pairs is not None
     assert [image_number(k) for k in ("img_12", "12", "0000012", "img12.txt")] == ["12"] * 4
@@ -184,7 +185,7 @@ def test_missing_lexicon_files_are_named(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------
-# EVAL_SPEC §9 lexicon rows (MANGO R50 on IC13, iou 0.1)
+# Lexicon rows of docs/evaluation.md, "Parity with the official scripts" (MANGO R50 on IC13, iou 0.1)
 # ------------------------------------------------------------------------------------------
 
 
@@ -200,9 +201,9 @@ def r4(d):
     ("weak", (0.8713, 0.9049, 0.8878), 0.9310),
     ("strong", (0.8779, 0.9117, 0.8944), 0.9381),
 ])
-def test_davar_rule_rows(shared_eval, ic13, kind, e2e, ws_h):
+def test_davar_rule_rows(eval_data, ic13, kind, e2e, ws_h):
     gt, preds = ic13
-    lex = load_lexicons(kind, shared_eval / "lexicons" / "icdar2013" / LEX13[kind])
+    lex = load_lexicons(kind, eval_data / "lexicons" / "icdar2013" / LEX13[kind])
     corrected, rep = apply_lexicon(preds, lex)
     assert rep.num_dropped == 0 and sum(len(v) for v in corrected.values()) == 1038
     r = evaluate(gt, corrected, ProtocolConfig.davar(0.1))
@@ -218,9 +219,9 @@ def test_davar_rule_rows(shared_eval, ic13, kind, e2e, ws_h):
     ("weak", 2, None, (None, None, 0.8782)),
     ("strong", 2, None, (None, None, 0.8853)),
 ])
-def test_pair_rule_rows_identity_pairs(shared_eval, ic13, kind, max_d, det, spot):
+def test_pair_rule_rows_identity_pairs(eval_data, ic13, kind, max_d, det, spot):
     gt, preds = ic13
-    lex = load_lexicons(kind, shared_eval / "lexicons" / "icdar2013" / LEX13[kind], identity_pairs=True)
+    lex = load_lexicons(kind, eval_data / "lexicons" / "icdar2013" / LEX13[kind], identity_pairs=True)
     corrected, _ = apply_lexicon(preds, lex, rule="pairs", max_distance=max_d)
     r = evaluate(gt, corrected, ProtocolConfig.davar(0.1))
     assert r.num_gt_care == 917

@@ -1,4 +1,5 @@
-"""Evaluation protocol: official numbers (EVAL_SPEC §9) and edge cases, one by one."""
+"""Evaluation protocol: official numbers (docs/evaluation.md, "Parity with the official scripts")
+and edge cases, one by one."""
 import math
 
 import numpy as np
@@ -31,7 +32,7 @@ def box(x0, y0, x1, y1):
 
 
 # ------------------------------------------------------------------------------------------
-# Official sample (DAVAR MANGO R50 on IC13): EVAL_SPEC §9
+# Official sample (DAVAR MANGO R50 on IC13): docs/evaluation.md, "Parity with the official scripts"
 # ------------------------------------------------------------------------------------------
 
 
@@ -69,7 +70,8 @@ def test_mango_iou05(ic13):
 
 
 def test_adet_flavour_cross_check(ic13, tmp_path):
-    """§9 cross-implementation check: the sample in AdelaiDet format, thresholds 0.1."""
+    """Cross-implementation check (docs/evaluation.md, "Parity with the official scripts"): the
+    sample in AdelaiDet format, thresholds 0.1."""
     gt, preds = ic13
     # GT and predictions written in the ',####' / %07d form (zero-area GT box dropped, CCW fixed).
     gt_items = {k: [(g.points, g.text) for g in v] for k, v in gt.items()}
@@ -89,8 +91,8 @@ def test_adet_flavour_cross_check(ic13, tmp_path):
 
 @pytest.mark.parametrize("name, ws_hmean", [
     ("gt-icdar2013.zip", 0.9661), ("gt-icdar2015.zip", 0.9732), ("total-text-gt.zip", 0.9879)])
-def test_gt_as_prediction(shared_eval, name, ws_hmean):
-    gt, _ = read_gt_zip(shared_eval / "gt" / "davar_format" / name)
+def test_gt_as_prediction(eval_data, name, ws_hmean):
+    gt, _ = read_gt_zip(eval_data / "gt" / "davar_format" / name)
     preds = {k: [(g.points, g.text) for g in v if g.text != "###"] for k, v in gt.items()}
     e2e = evaluate(gt, preds, ProtocolConfig.davar(0.5))
     ws = evaluate(gt, preds, ProtocolConfig.davar(0.5, True))
@@ -100,10 +102,10 @@ def test_gt_as_prediction(shared_eval, name, ws_hmean):
         assert round(ws.detection["recall"], 4) == 0.9995
 
 
-def test_care_counts_per_dataset(shared_eval):
+def test_care_counts_per_dataset(eval_data):
     counts = {}
     for name in ("gt-icdar2013.zip", "gt-icdar2015.zip", "total-text-gt.zip"):
-        gt, _ = read_gt_zip(shared_eval / "gt" / "davar_format" / name)
+        gt, _ = read_gt_zip(eval_data / "gt" / "davar_format" / name)
         counts[name] = tuple(evaluate(gt, {}, ProtocolConfig.davar(0.5, ws)).num_gt_care for ws in (False, True))
     assert counts == {"gt-icdar2013.zip": (917, 856), "gt-icdar2015.zip": (2077, 1958),
                       "total-text-gt.zip": (2215, 1823)}
@@ -123,7 +125,7 @@ def test_bow_tie_scores_like_polygon3():
     bow = [0, 0, 10, 10, 10, 0, 0, 10]  # self-intersecting: |signed area| = 0, GPC fill = 50
     assert polygon_area(bow) == 0.0
     assert polygon_region(bow).area == 50.0
-    assert iou_matrix([SQ], [bow])[0, 0] == 1.0  # 50 / (0 + 100 - 50): the inflation of §3
+    assert iou_matrix([SQ], [bow])[0, 0] == 1.0  # 50 / (0 + 100 - 50): docs/evaluation.md, "Matching and IoU"
 
 
 def test_pentagram_even_odd_fill():

@@ -69,12 +69,12 @@ def test_gt_zip_keys_and_skipped_entries(tmp_path):
     assert data["1"][0].text == "ABC" and not data["1"][0].dont_care
 
 
-def test_shared_gt_zips(shared_eval):
+def test_official_gt_zips(eval_data):
     counts = {}
     for sub, name in (("davar_format", "gt-icdar2013.zip"), ("davar_format", "gt-icdar2015.zip"),
                       ("davar_format", "total-text-gt.zip"), ("adelaidet_format", "gt_icdar2015.zip"),
                       ("adelaidet_format", "gt_totaltext.zip")):
-        gt, fmt = read_gt_zip(shared_eval / "gt" / sub / name)
+        gt, fmt = read_gt_zip(eval_data / "gt" / sub / name)
         lines = [g for v in gt.values() for g in v]
         counts[name] = (fmt, len(gt), len(lines), sum(g.dont_care for g in lines))
     assert counts == {
@@ -126,9 +126,9 @@ def test_adet_naming_and_orientation(tmp_path):
     assert text == "a,b" and not shapely.LinearRing(np.reshape(pts, (-1, 2))).is_ccw
 
 
-def test_prepared_predictions_score_like_the_written_zip(shared_eval, tmp_path):
+def test_prepared_predictions_score_like_the_written_zip(eval_data, tmp_path):
     """In-memory scoring after prepare_predictions equals scoring the written zip."""
-    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2015.zip"
+    gt_zip = eval_data / "gt" / "davar_format" / "gt-icdar2015.zip"
     gt, _ = read_gt_zip(gt_zip)
     rng = np.random.default_rng(0)
     preds = {}
@@ -165,14 +165,14 @@ def test_gt_from_dataset_dicts():
     assert (r.num_gt_care, r.det_correct) == (1, 1)
 
 
-def test_dataset_dicts_from_the_annotation_loader_score_the_same(shared_eval):
+def test_dataset_dicts_from_the_annotation_loader_score_the_same(eval_data):
     """GT read by dld_d2.data.formats (no text-length limit) gives the official numbers."""
     formats = pytest.importorskip("dld_d2.data.formats")
-    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"
+    gt_zip = eval_data / "gt" / "davar_format" / "gt-icdar2013.zip"
     dicts, _ = formats.load_annotations(gt_zip, max_text_len=None)
     gt = gt_from_dataset_dicts(dicts)
     preds = {f"img_{k}": v for k, v in read_submission_zip(
-        shared_eval / "preds" / "mango_r50_ic13_none.zip", gt_zip).items()}
+        eval_data / "preds" / "mango_r50_ic13_none.zip", gt_zip).items()}
     r = evaluate(gt, preds, ProtocolConfig.davar(0.1))
     assert r.summary_lines()[0] == "num_gt, num_det:  917 1038"
     assert r.summary_lines()[3] == "spot_recall:  0.795 spot_precision:  0.8256 spot_hmean:  0.81"

@@ -21,11 +21,11 @@ DOCUMENTED = [
 
 
 @pytest.fixture(scope="module")
-def paths(shared_eval):
+def paths(eval_data):
     return {
-        "gt": shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip",
-        "pred": shared_eval / "preds" / "mango_r50_ic13_none.zip",
-        "lex": shared_eval / "lexicons" / "icdar2013",
+        "gt": eval_data / "gt" / "davar_format" / "gt-icdar2013.zip",
+        "pred": eval_data / "preds" / "mango_r50_ic13_none.zip",
+        "lex": eval_data / "lexicons" / "icdar2013",
     }
 
 
@@ -78,8 +78,8 @@ def test_strong_lexicon_folder_and_pairs_rule(paths, capsys, tmp_path):
                          "spot_recall:  0.8048 spot_precision:  0.9685 spot_hmean:  0.8791"]
 
 
-def test_adelaidet_format_is_scored_with_adelaidet_rules(shared_eval, capsys, tmp_path):
-    gt = shared_eval / "gt" / "adelaidet_format" / "gt_icdar2015.zip"
+def test_adelaidet_format_is_scored_with_adelaidet_rules(eval_data, capsys, tmp_path):
+    gt = eval_data / "gt" / "adelaidet_format" / "gt_icdar2015.zip"
     # The GT itself as a submission (its %07d entries and ',####' lines), care words only.
     pred = tmp_path / "pred.zip"
     with zipfile.ZipFile(gt) as src, zipfile.ZipFile(pred, "w") as dst:

@@ -14,14 +14,14 @@ def ic13_root(ic13_datasets_root):
 
 
 @pytest.fixture(scope="module")
-def mango_outputs(shared_eval):
+def mango_outputs(eval_data):
     """The MANGO IC13 submission as model outputs (file order = descending score)."""
     from detectron2.structures import Instances
 
     from dld_d2.evaluation import read_submission_zip
 
-    gt_zip = shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"
-    preds = read_submission_zip(shared_eval / "preds" / "mango_r50_ic13_none.zip", gt_zip)
+    gt_zip = eval_data / "gt" / "davar_format" / "gt-icdar2013.zip"
+    preds = read_submission_zip(eval_data / "preds" / "mango_r50_ic13_none.zip", gt_zip)
     inputs, outputs = [], []
     for key, dets in preds.items():
         inst = Instances((40, 40))
@@ -62,7 +62,7 @@ def test_official_numbers_through_the_evaluator(ic13_root, mango_outputs, tmp_pa
     for i in range(0, len(inputs), 7):  # in batches, as a test loader would
         ev.process(inputs[i : i + 7], outputs[i : i + 7])
     res = ev.evaluate()["text_spotting"]
-    # EVAL_SPEC §9 (DAVAR script.py, -iou=0.1), in percent.
+    # docs/evaluation.md, "Parity with the official scripts" (DAVAR script.py, -iou=0.1), in percent.
     expected = {
         "det_recall": 92.69, "det_precision": 96.26, "det_hmean": 94.44,
         "e2e_none_recall": 79.50, "e2e_none_precision": 82.56, "e2e_none_hmean": 81.00,
@@ -81,7 +81,7 @@ def test_official_numbers_through_the_evaluator(ic13_root, mango_outputs, tmp_pa
     assert json.loads((tmp_path / "text_results.json").read_text())["text_spotting"]["det_hmean"] == res["det_hmean"]
 
 
-def test_submission_zip_scores_the_same_offline(ic13_root, mango_outputs, tmp_path, shared_eval):
+def test_submission_zip_scores_the_same_offline(ic13_root, mango_outputs, tmp_path, eval_data):
     import subprocess
     import sys
 
@@ -94,7 +94,7 @@ def test_submission_zip_scores_the_same_offline(ic13_root, mango_outputs, tmp_pa
     res = ev.evaluate()["text_spotting"]
     out = subprocess.run(
         [sys.executable, "tools/evaluate_predictions.py", "--gt",
-         str(shared_eval / "gt" / "davar_format" / "gt-icdar2013.zip"),
+         str(eval_data / "gt" / "davar_format" / "gt-icdar2013.zip"),
          "--pred", str(tmp_path / "submission.zip"), "--iou", "0.1"],
         capture_output=True, text=True, check=True,
     ).stdout
@@ -153,6 +153,7 @@ def test_from_config_pairs_rule(ic13_root, mango_outputs):
     ev.process(*mango_outputs)
     res = ev.evaluate()["text_spotting"]
     assert not any(k.startswith("ws_") or "strong" in k or "generic" in k for k in res)
-    # EVAL_SPEC §9: weak lexicon, pair rule (identity pairs, keep if distance <= 1, else drop).
+    # docs/evaluation.md, "Parity with the official scripts": weak lexicon, pair rule (identity
+    # pairs, keep if distance <= 1, else drop).
     assert res["e2e_weak_hmean"] == pytest.approx(86.98, abs=0.006)
     assert res["e2e_none_hmean"] == pytest.approx(81.00, abs=0.006)

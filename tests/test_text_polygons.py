@@ -1,4 +1,4 @@
-"""Mask → polygon post-processing (DLD_SPEC §1.10)."""
+"""Mask → polygon post-processing (docs/method.md, "Inference")."""
 import cv2
 import numpy as np
 

@@ -4,7 +4,7 @@ import torch
 
 from dld_d2.data.vocabulary import Vocabulary
 
-SHARED_CHARSET = "charset/character_list.txt"
+DAVAR_CHARSET = "charset/character_list.txt"
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def vocab():
 
 def test_builtin_ids_follow_the_file_order(vocab):
     assert len(vocab) == 97 and len(vocab.chars) == 95
-    # DLD_SPEC §9.2: digits 2-11, space 12, a-z 13-38, A-Z 39-64, symbols 65-96.
+    # docs/data.md, "Vocabulary": digits 2-11, space 12, a-z 13-38, A-Z 39-64, symbols 65-96.
     assert vocab.encode("0") == [2] and vocab.encode("9") == [11]
     assert vocab.encode(" ") == [12]
     assert vocab.encode("az") == [13, 38]
@@ -22,7 +22,7 @@ def test_builtin_ids_follow_the_file_order(vocab):
     assert vocab.encode("[") == [65] and vocab.encode("\\") == [96]
 
 
-def test_encode_padded_matches_the_spec_row(vocab):
+def test_encode_padded_row_layout(vocab):
     rows = vocab.encode_padded(["Ab1"])
     assert rows.dtype == torch.long and rows.shape == (1, 34)
     assert rows[0].tolist() == [0, 39, 14, 3, 1] + [0] * 29
@@ -84,8 +84,8 @@ def test_file_one_line_form(tmp_path):
     assert Vocabulary.from_file(path).chars == ("x", "y", "z")
 
 
-def test_builtin_equals_the_davar_file(shared_eval):
-    assert Vocabulary.from_file(shared_eval / SHARED_CHARSET) == Vocabulary.builtin()
+def test_builtin_equals_the_davar_file(eval_data):
+    assert Vocabulary.from_file(eval_data / DAVAR_CHARSET) == Vocabulary.builtin()
 
 
 def test_file_errors_name_file_and_line(tmp_path):
