@@ -23,25 +23,34 @@ from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer  # noqa: E402
 from dld_d2.config import get_cfg  # noqa: E402  (importing dld_d2 registers its components)
 from dld_d2.data.build import build_text_train_loader  # noqa: E402
 from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper  # noqa: E402
-from dld_d2.engine import build_optimizer, close_process_group, cpu_ddp_support  # noqa: E402
+from dld_d2.engine import (  # noqa: E402
+    GumbelTemperatureHook,
+    build_optimizer,
+    close_process_group,
+    cpu_ddp_support,
+)
 from dld_d2.utils.flops import FlopCountingModel  # noqa: E402
 
 
 class Trainer(DefaultTrainer):
-    """DefaultTrainer with text-spotting data, evaluation (optionally with GFLOPs) and
-    optimizer; CPU DDP enabled."""
+    """DefaultTrainer with text-spotting data, evaluation (optionally with GFLOPs), optimizer,
+    checkpointer and, for DLD, the Gumbel temperature schedule; CPU DDP enabled."""
 
     def __init__(self, cfg):
         with cpu_ddp_support():
             super().__init__(cfg)
 
     def build_hooks(self):
-        # dld_d2's checkpointer (safe loading, fit checks, atomic saves) for --resume, the
-        # initial weights and the periodic saves; the hooks built below hold it.
+        # dld_d2's checkpointer (safe loading, fit checks, atomic saves, DLD's teacher weights)
+        # for --resume, the initial weights and the periodic saves; the hooks below hold it.
         self.checkpointer = TextSpotterCheckpointer(
-            self.checkpointer.model, self.checkpointer.save_dir, **self.checkpointer.checkpointables
+            self.checkpointer.model, self.checkpointer.save_dir,
+            teacher_weights=self.cfg.MODEL.DLD.TEACHER_WEIGHTS, **self.checkpointer.checkpointables
         )
-        return super().build_hooks()
+        hooks = super().build_hooks()
+        if self.cfg.MODEL.META_ARCHITECTURE == "DLDSpotter":
+            hooks.insert(0, GumbelTemperatureHook.from_config(self.cfg))
+        return hooks
 
     @classmethod
     def build_train_loader(cls, cfg):

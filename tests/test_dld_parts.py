@@ -1,5 +1,5 @@
-"""DLD parts: resolution selector, temperature schedule, penalty, decision-weighted logits
-(pure torch) and the low-resolution view of a batch (Detectron2 structures)."""
+"""DLD parts: resolution selector, temperature schedule, penalty, per-scale scoring, replay bank,
+low-resolution geometry (pure torch) and the low-resolution view of a batch (Detectron2)."""
 import copy
 import math
 
@@ -8,16 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dld_d2.modeling.dld.schedule import (
-    best_scale_targets,
-    combine_scale_logits,
-    epoch_of,
-    iters_per_epoch,
-    resolution_penalty,
-    scale_token_losses,
-    temperature,
-)
-from dld_d2.modeling.dld.selector import ResolutionSelector, select_scales
+from dld_d2.modeling.dld.penalty import ResolutionPenalty, resolution_penalty
+from dld_d2.modeling.dld.scale_scoring import best_scale_targets, combine_scale_logits, scale_token_losses
+from dld_d2.modeling.dld.schedule import epoch_length, epoch_of, temperature
+from dld_d2.modeling.dld.selector import ResolutionSelector, select_scales, selector_views
 
 SCALES = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -77,19 +71,6 @@ def test_selector_widths_and_num_scales_honoured():
         ResolutionSelector(widths=(32, 64, 128))
 
 
-def test_selector_is_pure_torch():
-    import ast
-    from pathlib import Path
-
-    import dld_d2.modeling.dld as pkg
-
-    for name in ("selector.py", "schedule.py"):
-        tree = ast.parse((Path(pkg.__file__).parent / name).read_text())
-        modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        modules += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert not any(m.startswith("detectron2") for m in modules), name
-
-
 def test_select_scales_gumbel_one_hot_with_gradient():
     torch.manual_seed(0)
     logits = torch.randn(5, 6, requires_grad=True)
@@ -124,7 +105,7 @@ def test_select_scales_argmax_and_sample():
 # ----------------------------------------------------------------------------- schedule
 
 
-# DLD_SPEC §2 / §9: 5.00, 3.50 (= 3.501), 1.717, 0.873.
+# The paper's 50 epochs: 5.00, 3.50 (= 3.501), 1.717, 0.873.
 @pytest.mark.parametrize("epoch, tau", [(0, 5.0), (10, 3.501), (30, 1.717), (49, 0.873)])
 def test_temperature(epoch, tau):
     assert round(temperature(epoch), 3) == pytest.approx(tau, abs=1e-9)
@@ -135,12 +116,12 @@ def test_temperature_other_decay():
 
 
 def test_epoch_bookkeeping():
-    assert iters_per_epoch(1255, 24) == 53  # ceil(52.29)
-    assert iters_per_epoch(48, 24) == 2
-    assert iters_per_epoch(0, 24) == 1
+    assert epoch_length(1255, 24) == 53  # ceil(52.29)
+    assert epoch_length(48, 24) == 2
+    assert epoch_length(0, 24) == 1
     assert [epoch_of(i, 53) for i in (0, 52, 53, 105, 106)] == [0, 0, 1, 1, 2]
     with pytest.raises(ValueError):
-        iters_per_epoch(10, 0)
+        epoch_length(10, 0)
 
 
 def test_resolution_penalty_spec_values():
@@ -164,6 +145,24 @@ def test_resolution_penalty_costs_and_gradient():
     value.backward()
     # d/dh_{b,i} = γ · cost_i / B.
     assert torch.allclose(h.grad, 0.5 * torch.tensor([costs, costs]) / 2)
+
+
+def test_resolution_penalty_of_a_configuration():
+    decisions = torch.eye(6)[[0, 5]]
+    plain = ResolutionPenalty(SCALES, 0.1)
+    assert torch.allclose(plain.costs(decisions), torch.tensor(SCALES) ** 1.5)
+    assert float(plain(decisions)) == pytest.approx(float(resolution_penalty(decisions, SCALES, 0.1)))
+    table = ResolutionPenalty(SCALES, 0.5, costs=(1, 2, 3, 4, 5, 6))
+    assert float(table(decisions)) == pytest.approx(0.5 * (1 + 6) / 2)
+    with pytest.raises(ValueError, match="3 PENALTY_COSTS for 6 SCALES"):
+        ResolutionPenalty(SCALES, 0.1, costs=(1, 2, 3))
+
+
+def test_selector_views_crop_each_image_to_its_own_padded_region():
+    batch = torch.randn(2, 3, 96, 160)
+    views = selector_views(batch, [(70, 100), (96, 160)])
+    assert [tuple(v.shape) for v in views] == [(1, 3, 96, 128), (1, 3, 96, 160)]
+    assert views[0].data_ptr() == batch.data_ptr()  # views, not copies
 
 
 def test_combine_scale_logits_picks_chosen_scale():
@@ -267,7 +266,6 @@ def _extent(mask2d):
     return [xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1]
 
 
-@pytest.mark.detectron2
 def test_scale_short_sides():
     from dld_d2.modeling.dld.lowres import scale_short_sides
 
@@ -278,7 +276,8 @@ def test_scale_short_sides():
 @pytest.mark.detectron2
 @pytest.mark.parametrize("device", DEVICES)
 def test_lowres_view_spec_sizes(device):
-    from dld_d2.modeling.dld.lowres import lowres_view, scale_short_sides
+    from dld_d2.modeling.dld.lowres import scale_short_sides
+    from dld_d2.modeling.dld.lowres_batch import lowres_view
 
     _, _, ImageList, _, _ = _structures()
     images = ImageList.from_tensors([torch.zeros(3, 896, 1344, device=device)], 32)
@@ -309,7 +308,8 @@ def test_lowres_view_spec_sizes(device):
 @pytest.mark.parametrize("scale", [0.3, 0.55, 0.8])
 @pytest.mark.parametrize("mask_kind", ["bitmask", "polygon"])
 def test_lowres_view_keeps_gt_aligned_with_pixels(scale, mask_kind):
-    from dld_d2.modeling.dld.lowres import lowres_view, scale_short_sides
+    from dld_d2.modeling.dld.lowres import scale_short_sides
+    from dld_d2.modeling.dld.lowres_batch import lowres_view
 
     rect = (61, 47, 183, 93)  # x0, y0, x1, y1
     images, targets = _rect_image_and_target(203, 301, rect, pad_to=(224, 320), mask_kind=mask_kind)
@@ -346,7 +346,7 @@ def test_lowres_view_keeps_gt_aligned_with_pixels(scale, mask_kind):
 
 @pytest.mark.detectron2
 def test_lowres_view_image_without_instances():
-    from dld_d2.modeling.dld.lowres import lowres_view
+    from dld_d2.modeling.dld.lowres_batch import lowres_view
 
     BitMasks, Boxes, ImageList, Instances, PolygonMasks = _structures()
     images = ImageList.from_tensors([torch.randn(3, 100, 160), torch.randn(3, 120, 90)], 32)
@@ -368,7 +368,7 @@ def test_lowres_view_image_without_instances():
 @pytest.mark.detectron2
 @pytest.mark.parametrize("device", DEVICES)
 def test_lowres_view_padded_batch_of_two(device):
-    from dld_d2.modeling.dld.lowres import lowres_view
+    from dld_d2.modeling.dld.lowres_batch import lowres_view
 
     _, _, ImageList, _, _ = _structures()
     gen = torch.Generator().manual_seed(0)
@@ -391,7 +391,7 @@ def test_lowres_view_padded_batch_of_two(device):
 
 @pytest.mark.detectron2
 def test_lowres_view_leaves_inputs_unchanged():
-    from dld_d2.modeling.dld.lowres import lowres_view
+    from dld_d2.modeling.dld.lowres_batch import lowres_view
 
     images, targets = _rect_image_and_target(203, 301, (61, 47, 183, 93), pad_to=(224, 320))
     _, poly_targets = _rect_image_and_target(203, 301, (61, 47, 183, 93), mask_kind="polygon")

@@ -38,11 +38,22 @@ def teacher_checkpoint(tmp_path_factory):
     return folder / "teacher.pth", model.state_dict()
 
 
-def _dld(teacher_checkpoint, *opts):
+def _build_and_load(cfg):
+    """The model of `cfg` with its weights, as train_net.py starts a training."""
     from detectron2.modeling import build_model
 
+    from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer
+
     torch.manual_seed(0)
-    return build_model(_cfg("MODEL.DLD.TEACHER_WEIGHTS", str(teacher_checkpoint[0]), *opts))
+    model = build_model(cfg)
+    TextSpotterCheckpointer(model, teacher_weights=cfg.MODEL.DLD.TEACHER_WEIGHTS).resume_or_load(
+        cfg.MODEL.WEIGHTS, resume=False
+    )
+    return model
+
+
+def _dld(teacher_checkpoint, *opts):
+    return _build_and_load(_cfg("MODEL.DLD.TEACHER_WEIGHTS", str(teacher_checkpoint[0]), *opts))
 
 
 def _batch():
@@ -172,14 +183,14 @@ def test_selector_replay_trains_on_earlier_images_with_their_targets(teacher_che
         no_replay = plain(first)["loss_rs"]
         step1 = model(first)["loss_rs"]
         assert float(step1) == pytest.approx(float(no_replay), rel=1e-6)
-        stored1 = list(model._replay)
+        stored1 = list(model.selector_objective.replay.entries)
         assert len(stored1) == 2
         assert [x.shape[0] for x, _ in stored1] == [1, 1]
         assert all(x.dtype == torch.float16 for x, _ in stored1)
         mean_target = sum(model.scales[t] for _, t in stored1) / 2
         assert mean_target == pytest.approx(storage.latest()["dld/best_scale"][0])
         step2 = model(second)["loss_rs"]
-    stored2 = list(model._replay)
+    stored2 = list(model.selector_objective.replay.entries)
     assert len(stored2) == 3 and stored2[0][0] is stored1[1][0]
     # The image without words targets the cheapest scale.
     assert stored2[2][1] == 0
@@ -202,16 +213,17 @@ def test_selector_replay_bank_draws_earlier_images_at_random(teacher_checkpoint)
     opts = ("MODEL.DLD.SELECTOR_LOSS", "best", "MODEL.DLD.SELECTOR_REPLAY", "1")
     model = _dld(teacher_checkpoint, *opts, "MODEL.DLD.SELECTOR_REPLAY_BANK", "3")
     model.train()
+    replay = model.selector_objective.replay
     batches = [_batch(), [_input(["Replay"], [[30, 30, 250, 90]]), _input([], [])], _batch()]
     drawn = []
     with EventStorage():
         for step, batch in enumerate(batches):
-            bank = list(model._replay)
+            bank = list(replay.entries)
             loss = model(batch)["loss_rs"]
-            assert len(model._replay) == min(2 * (step + 1), 3)
+            assert len(replay) == min(2 * (step + 1), 3)
             if not bank:
                 continue
-            current = list(model._replay)[-2:]
+            current = list(replay.entries)[-2:]
             with torch.no_grad():
                 own = torch.cat([model.selector(x.float()) for x, _ in current])
                 own_targets = torch.tensor([t for _, t in current])
@@ -225,21 +237,24 @@ def test_selector_replay_bank_draws_earlier_images_at_random(teacher_checkpoint)
             assert matches, (float(loss), candidates)
             drawn.append(matches)
     assert len(drawn) == 2
-    # Not always the latest: over 40 steps of one image each, the 2 drawn of a bank of 5 come
-    # from every position in it.
-    from detectron2.structures import ImageList
 
-    model = _dld(teacher_checkpoint, "MODEL.DLD.SELECTOR_LOSS", "best",
-                 "MODEL.DLD.SELECTOR_REPLAY", "2", "MODEL.DLD.SELECTOR_REPLAY_BANK", "5")
-    image = ImageList(torch.randn(1, 3, 64, 64), [(64, 64)])
+
+def test_replay_bank_draws_from_every_position():
+    """Not always the latest: over 40 steps of one image each, the 2 drawn of a bank of 5 come
+    from every position in it."""
+    from dld_d2.modeling.dld.replay_bank import ReplayBank
+
+    bank = ReplayBank(per_step=2, capacity=5)
+    view = torch.randn(1, 3, 8, 8)
     positions = set()
     for step in range(40):
-        bank = [t for _, t in model._replay]
-        logits = model.selector(image.tensor)
-        _, targets = model._with_replay(image, logits, torch.tensor([step]))
-        assert len(targets) == 1 + min(len(bank), 2)
-        positions.update(bank.index(t) for t in targets[1:].tolist())
+        kept = [t for _, t in bank.entries]
+        drawn = bank.draw()
+        bank.add([view], [step])
+        assert len(drawn) == min(len(kept), 2)
+        positions.update(kept.index(t) for _, t in drawn)
     assert positions == set(range(5))
+    assert len(bank) == 5 and all(x.dtype == torch.float16 for x, _ in bank.entries)
 
 
 def test_selector_replay_needs_the_best_scale_loss(teacher_checkpoint):
@@ -291,7 +306,7 @@ def test_inference_outputs_scale_and_original_coordinates(teacher_checkpoint):
 def test_checkpoint_round_trip_and_inference_checkpoint_without_teacher(teacher_checkpoint, tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
 
-    from dld_d2.modeling.dld_spotter import checkpoint_parts
+    from dld_d2.checkpoint.checkpointer import checkpoint_parts
 
     model = _dld(teacher_checkpoint)
     with torch.no_grad():
@@ -332,11 +347,41 @@ def test_fixed_scale_baseline_has_no_selector(teacher_checkpoint):
     assert [min(o["input_size"]) for o in out] == [128, 128]
 
 
-def test_missing_teacher_weights_is_a_clear_error(tmp_path):
+def test_plain_spotter_checkpoint_as_model_weights_fills_teacher_and_student(teacher_checkpoint, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        model = _dld(teacher_checkpoint, "MODEL.DLD.TEACHER_WEIGHTS", "",
+                     "MODEL.WEIGHTS", str(teacher_checkpoint[0]))
+    saved = teacher_checkpoint[1]
+    for part in (model.teacher, model.student):
+        own = part.state_dict()
+        assert all(torch.equal(own[k], saved[k]) for k in saved)
+    assert "Loading a plain text-spotter checkpoint into the teacher and the student" in caplog.text
+
+
+def test_a_resume_reads_the_last_checkpoint_not_the_teacher_weights(teacher_checkpoint, tmp_path):
     from detectron2.modeling import build_model
 
+    from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer
+
+    model = _dld(teacher_checkpoint)
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(0.25)  # trained past the teacher
+    TextSpotterCheckpointer(model, save_dir=str(tmp_path)).save("model_0000009")
+    fresh = build_model(_cfg())
+    missing = str(tmp_path / "gone.pth")  # the teacher file is not needed to resume
+    TextSpotterCheckpointer(fresh, save_dir=str(tmp_path), teacher_weights=missing).resume_or_load(
+        "", resume=True
+    )
+    a, b = model.state_dict(), fresh.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_missing_teacher_weights_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="MODEL.DLD.TEACHER_WEIGHTS=.*nope.pth: no such file"):
-        build_model(_cfg("MODEL.DLD.TEACHER_WEIGHTS", str(tmp_path / "nope.pth")))
+        _build_and_load(_cfg("MODEL.DLD.TEACHER_WEIGHTS", str(tmp_path / "nope.pth")))
 
 
 def test_dld_checkpoint_as_teacher_weights_is_a_clear_error(teacher_checkpoint, tmp_path):
@@ -349,7 +394,12 @@ def test_dld_checkpoint_as_teacher_weights_is_a_clear_error(teacher_checkpoint, 
 
 
 def test_schedule_penalty_and_view_keys_reach_the_training_step(teacher_checkpoint):
+    from types import SimpleNamespace
+
     from detectron2.utils.events import EventStorage
+
+    from dld_d2.config import get_cfg
+    from dld_d2.engine import GumbelTemperatureHook
 
     model = _dld(
         teacher_checkpoint,
@@ -359,10 +409,18 @@ def test_schedule_penalty_and_view_keys_reach_the_training_step(teacher_checkpoi
         "MODEL.DLD.KD_SEQ_TOPK", "3", "MODEL.DLD.KD_SEQ_BEAM_WIDTH", "4",
     )
     assert model.selector.widths == (8, 8, 16, 16, 32)  # SELECTOR_WIDTHS of the quick config
-    assert (model.kd_seq_topk, model.kd_seq_beam_width) == (3, 4)
+    assert (model.distillation.seq_topk, model.distillation.seq_beam_width) == (3, 4)
     sizes = []
     model.student.backbone.register_forward_pre_hook(lambda m, a: sizes.append(a[0].shape[-2:]))
     model.train()
+    # The trainer's hook sets the temperature of iteration 3 (epoch 3 of 1 iteration).
+    cfg = get_cfg()
+    cfg.merge_from_list(["MODEL.DLD.TAU0", "2.0", "MODEL.DLD.TAU_DECAY", "0.5",
+                         "MODEL.DLD.ITERS_PER_EPOCH", "1"])
+    hook = GumbelTemperatureHook.from_config(cfg)
+    hook.trainer = SimpleNamespace(model=model, iter=3)
+    hook.before_train()
+    hook.before_step()
     with EventStorage(start_iter=3) as storage:
         losses = model(_batch())
         tau = storage.latest()["dld/tau"][0]

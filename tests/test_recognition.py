@@ -1,5 +1,6 @@
-"""The pure-torch recognition branch (DLD_SPEC §1.6–1.8, §3.4): shapes, RoI geometry, decoding,
-losses, the empty cases, and a tiny overfit."""
+"""The pure-torch recognition branch (docs/method.md, "Architecture" and "Masked RoI features")
+and the distillation losses: shapes, RoI geometry, decoding, losses, the empty cases, and a tiny
+overfit."""
 import math
 
 import pytest
@@ -14,11 +15,10 @@ from dld_d2.modeling.recognition import (
     RecognitionBranch,
     beam_search_fixed_rows,
     decode_greedy,
-    feature_kd_loss,
     masked_roi_features,
     recognition_loss,
-    sequence_kd_loss,
 )
+from dld_d2.modeling.dld.distillation import feature_kd_loss, sequence_kd_loss
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,7 +32,7 @@ def _one_thread():
 
 
 def _reference_masked_roi(feat, boxes, masks, out=(8, 32)):
-    """DLD_SPEC §1.6(a): one crop and one F.interpolate per instance; the mask at 1/4 reads
+    """The reference's extraction: one crop and one F.interpolate per instance; the mask at 1/4 reads
     each feature cell's first pixel (the spec's rounded nearest resize where a side is a
     multiple of 4)."""
     B, C, H, W = feat.shape

@@ -75,6 +75,21 @@ def _spotter():
     return build_model(_cfg())
 
 
+def _dld_for_training(*opts):
+    """A DLD model of QUICK_DLD + opts with its weights loaded as train_net.py starts training:
+    MODEL.DLD.TEACHER_WEIGHTS into teacher and student, then MODEL.WEIGHTS."""
+    from detectron2.modeling import build_model
+
+    from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer
+
+    cfg = _cfg(QUICK_DLD, *opts)
+    model = build_model(cfg)
+    TextSpotterCheckpointer(model, teacher_weights=cfg.MODEL.DLD.TEACHER_WEIGHTS).resume_or_load(
+        cfg.MODEL.WEIGHTS, resume=False
+    )
+    return model
+
+
 # ------------------------------------------------------------------------------------ configs
 def _load_with_get_cfg(path, tmp_path):
     _cfg(str(path))
@@ -151,9 +166,7 @@ def _load_pkl_as_weights(path):
 
 
 def _load_pkl_as_teacher(path):
-    from detectron2.modeling import build_model
-
-    build_model(_cfg(QUICK_DLD, "MODEL.DLD.TEACHER_WEIGHTS", str(path)))
+    _dld_for_training("MODEL.DLD.TEACHER_WEIGHTS", str(path))
 
 
 def _load_pkl_for_measurement(path):
@@ -235,7 +248,7 @@ def test_checkpoint_that_fits_nothing_is_an_error(spotter_checkpoint, tmp_path):
         TextSpotterCheckpointer(_spotter()).load(str(tmp_path / "dld.pth"))
     # ... and as teacher weights.
     with pytest.raises(CheckpointError, match="MODEL.DLD.TEACHER_WEIGHTS=.*dld.pth is a DLD checkpoint"):
-        build_model(_cfg(QUICK_DLD, "MODEL.DLD.TEACHER_WEIGHTS", str(tmp_path / "dld.pth")))
+        _dld_for_training("MODEL.DLD.TEACHER_WEIGHTS", str(tmp_path / "dld.pth"))
 
 
 def test_incomplete_checkpoint_initialises_training_but_fails_evaluation(spotter_checkpoint, tmp_path, caplog):
@@ -322,8 +335,6 @@ def test_resume_from_a_truncated_checkpoint_names_the_intact_one(tmp_path):
      r"MODEL.DLD.FIXED_SCALE=0.0: a factor .* in \(0, 1\]"),
     (("MODEL.DLD.TEACHER_WEIGHTS", ""), "MODEL.DLD.TEACHER_WEIGHTS and MODEL.WEIGHTS are both empty"),
 ])
-def test_dld_config_values_are_checked_at_build(opts, message, spotter_checkpoint):
-    from detectron2.modeling import build_model
-
+def test_dld_config_values_are_checked_at_build_or_load(opts, message, spotter_checkpoint):
     with pytest.raises(ValueError, match=message):
-        build_model(_cfg(QUICK_DLD, "MODEL.DLD.TEACHER_WEIGHTS", str(spotter_checkpoint[0]), *opts))
+        _dld_for_training("MODEL.DLD.TEACHER_WEIGHTS", str(spotter_checkpoint[0]), *opts)

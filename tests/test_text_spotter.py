@@ -162,3 +162,36 @@ def test_auxiliary_ctc_loss_is_optional_and_weighted():
             values[w] = float(model([inp])["loss_ctc"])
     assert values["1.0"] > 1.0  # an untrained classifier over 97 classes
     assert values["0.5"] == pytest.approx(values["1.0"] / 2, rel=1e-5)
+
+
+def test_public_steps_losses_read_words_and_spot_match_forward():
+    """`losses`, `read_words` and `spot` on preprocessed images are what `forward` computes."""
+    from detectron2.utils.events import EventStorage
+
+    batch = [_input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 300, 140]]), _input([], [])]
+    model = _model(_cfg())
+    model.train()
+    images = model.preprocess_image(batch)
+    targets = [x["instances"] for x in batch]
+    with EventStorage():
+        torch.manual_seed(0)
+        expected = model(batch)
+        torch.manual_seed(0)
+        losses, reading = model.losses(images, targets)
+        assert {k: float(v) for k, v in losses.items()} == {k: float(v) for k, v in expected.items()}
+        # TRAIN_JITTER_COPIES 1 of the quick config: the reading holds each word twice.
+        assert reading.outputs.logits.shape[0] == reading.text_targets.shape[0] == 4
+        _, plain = model.losses(images, targets, jittered_copies=False)
+        assert plain.text_targets.shape[0] == 2
+    model.eval()
+    with torch.no_grad():
+        words = model.read_words(images, targets)
+        assert torch.equal(words.text_targets, torch.cat([t.gt_texts for t in targets]))
+        assert words.outputs.logits.shape[:2] == (2, 17)  # MAX_TEXT_LEN 16 + 1 steps
+        inputs = [{k: v for k, v in x.items() if k != "instances"} for x in batch]
+        spotted = model.spot(model.preprocess_image(inputs), inputs)
+        forward = model(inputs)
+    for a, b in zip(spotted, forward):
+        assert a["input_size"] == b["input_size"]
+        assert a["instances"].pred_texts == b["instances"].pred_texts
+        assert torch.equal(a["instances"].pred_boxes.tensor, b["instances"].pred_boxes.tensor)

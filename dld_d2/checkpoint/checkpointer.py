@@ -9,6 +9,9 @@
 - Saves are atomic (written beside the target, then renamed), so a kill during a save leaves
   the previous checkpoint intact; a resume from a broken last checkpoint names the newest
   intact one.
+- It knows a DLD model's three parts (`teacher.`, `student.`, `selector.`): a plain TextSpotter
+  checkpoint loads into teacher and student both, and when training starts (not on a resume)
+  MODEL.DLD.TEACHER_WEIGHTS initialises the teacher and the student before MODEL.WEIGHTS.
 """
 import glob
 import logging
@@ -76,22 +79,52 @@ def _atomic_write(path, write):
 
 
 class TextSpotterCheckpointer(DetectionCheckpointer):
-    """DetectionCheckpointer with safe loading, fit checks and atomic saves (module docstring).
+    """DetectionCheckpointer with safe loading, fit checks, atomic saves and DLD parts (module
+    docstring).
 
     Args:
         require: "any" (fail only when nothing matches; training initialisations) or "complete"
             (every parameter the model uses at inference must be in the checkpoint).
         purpose: how messages name the weights, e.g. "MODEL.WEIGHTS" or
             "MODEL.DLD.TEACHER_WEIGHTS".
+        teacher_weights: MODEL.DLD.TEACHER_WEIGHTS when this checkpointer starts the training of
+            a model (`resume_or_load`); None for evaluation, which needs no teacher.
     """
 
     def __init__(self, model, save_dir="", *, require="any", purpose="MODEL.WEIGHTS",
-                 **checkpointables):
+                 teacher_weights=None, **checkpointables):
         if require not in ("any", "complete"):
             raise ValueError(f"require must be 'any' or 'complete', got {require!r}")
         super().__init__(model, save_dir, **checkpointables)
         self.require, self.purpose = require, purpose
+        self.teacher_weights = teacher_weights
         self._source = None
+
+    # ------------------------------------------------------------------------------------- DLD
+    def load_teacher(self, path):
+        """MODEL.DLD.TEACHER_WEIGHTS: a complete plain TextSpotter checkpoint, loaded into the
+        DLD model's teacher and copied into its student (which starts as the teacher)."""
+        if "://" not in path and not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"MODEL.DLD.TEACHER_WEIGHTS={path}: no such file (expected a trained "
+                "TextSpotter checkpoint, e.g. output/demo/teacher/model_final.pth)"
+            )
+        teacher, student = self.model.teacher, self.model.student
+        TextSpotterCheckpointer(
+            teacher, require="complete", purpose="MODEL.DLD.TEACHER_WEIGHTS"
+        ).load(path)
+        student.load_state_dict(teacher.state_dict())
+
+    def _start_dld_training(self, path):
+        # Distilling from a random teacher would run and teach nothing.
+        if self.teacher_weights:
+            self.load_teacher(self.teacher_weights)
+        elif not path:
+            raise CheckpointError(
+                "MODEL.DLD.TEACHER_WEIGHTS and MODEL.WEIGHTS are both empty: set "
+                "MODEL.DLD.TEACHER_WEIGHTS to a trained TextSpotter checkpoint (e.g. "
+                "output/demo/teacher/model_final.pth), or MODEL.WEIGHTS to a DLD checkpoint"
+            )
 
     # ----------------------------------------------------------------------------------- loading
     def load(self, path, *args, **kwargs):
@@ -173,6 +206,13 @@ class TextSpotterCheckpointer(DetectionCheckpointer):
             )
         n_entries = len(checkpoint["model"])
         examples = ", ".join(sorted(checkpoint["model"])[:3]) or "no entries"
+        if own_parts and not parts:
+            logger.info("Loading a plain text-spotter checkpoint into the teacher and the student")
+            checkpoint["model"] = {
+                f"{part}.{k}": v for k, v in checkpoint["model"].items() for part in DLD_PARTS[:2]
+            }
+        elif own_parts:
+            logger.info("Loading a DLD checkpoint holding: %s", ", ".join(parts))
         incompatible = super()._load_model(checkpoint)
         missing = set(incompatible.missing_keys)
         loaded = [k for k in model_keys if k not in missing]
@@ -203,6 +243,9 @@ class TextSpotterCheckpointer(DetectionCheckpointer):
 
     def resume_or_load(self, path, *, resume=True):
         if not (resume and self.has_checkpoint()):
+            if self.teacher_weights is not None and isinstance(getattr(self.model, "teacher", None),
+                                                               torch.nn.Module):
+                self._start_dld_training(path)
             return self.load(path, checkpointables=[])
         last = self.get_checkpoint_file()
         try:

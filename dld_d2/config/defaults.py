@@ -8,6 +8,9 @@ def add_dld_config(cfg):
     # Recognition branch (and the text targets it reads)
     # ---------------------------------------------------------------------------------------------
     cfg.MODEL.TEXT_HEAD = CN()
+    # The recognizer, by its name in TEXT_HEAD_REGISTRY (dld_d2/modeling/text_head.py): the
+    # paper's masked-RoI / LightCRNN / BiLSTM / attention branch by default.
+    cfg.MODEL.TEXT_HEAD.NAME = "AttentionRecognitionHead"
     # Character set: "" = the built-in 95-character Latin set (dld_d2/data/character_list.txt);
     # otherwise a UTF-8 file with one character per line. Ids: 0 = GO/pad, 1 = EOS, 2.. = chars.
     cfg.MODEL.TEXT_HEAD.VOCABULARY = ""
@@ -35,12 +38,13 @@ def add_dld_config(cfg):
     cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT = 0.0
 
     # ---------------------------------------------------------------------------------------------
-    # Dynamic Low-Resolution Distillation (META_ARCHITECTURE "DLDSpotter"), DLD_SPEC §2–3
+    # Dynamic Low-Resolution Distillation (META_ARCHITECTURE "DLDSpotter"), docs/method.md
     # ---------------------------------------------------------------------------------------------
     cfg.MODEL.DLD = CN()
     # Checkpoint of a trained TextSpotter: loaded into the frozen teacher and, as its
-    # initialisation, into the student when the model is built. MODEL.WEIGHTS (a DLD checkpoint,
-    # or a plain spotter checkpoint, which then loads into both) is loaded after it.
+    # initialisation, into the student when training starts (TextSpotterCheckpointer; not on a
+    # resume). MODEL.WEIGHTS (a DLD checkpoint, or a plain spotter checkpoint, which then loads
+    # into both) is loaded after it.
     cfg.MODEL.DLD.TEACHER_WEIGHTS = ""
     # Candidate down-sampling factors of the short side of the teacher-view image.
     cfg.MODEL.DLD.SCALES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -50,12 +54,18 @@ def add_dld_config(cfg):
     cfg.MODEL.DLD.SCALE_POLICY = "learned"
     # The factor used by SCALE_POLICY "fixed".
     cfg.MODEL.DLD.FIXED_SCALE = 0.5
+    # The selector (SCALE_POLICY "learned"), by its name in SELECTOR_REGISTRY
+    # (dld_d2/modeling/dld/selector_registry.py): the paper's small ResNet by default.
+    cfg.MODEL.DLD.SELECTOR_NAME = "ResNetResolutionSelector"
     # Channel widths of the selector's stem and four residual blocks (the paper's network).
     cfg.MODEL.DLD.SELECTOR_WIDTHS = (32, 32, 64, 128, 256)
-    # Gumbel-softmax temperature at epoch e: TAU0 * TAU_DECAY ** e (constant within an epoch).
+    # Gumbel-softmax temperature at epoch e: TAU0 * TAU_DECAY ** e (constant within an epoch),
+    # set before each step by train_net.py's GumbelTemperatureHook (docs/method.md,
+    # "Temperature and penalty").
     cfg.MODEL.DLD.TAU0 = 5.0
     cfg.MODEL.DLD.TAU_DECAY = 0.965
-    # Iterations per epoch for the temperature; 0 = ceil(#training images / SOLVER.IMS_PER_BATCH).
+    # Iterations per epoch for the temperature; 0 = ceil(#images of the trainer's training loader /
+    # SOLVER.IMS_PER_BATCH).
     cfg.MODEL.DLD.ITERS_PER_EPOCH = 0
     # γ of the cost penalty γ · mean_b Σ_i cost_i · h_b,i (0.1 and 0.3 in the paper's models).
     cfg.MODEL.DLD.PENALTY_WEIGHT = 0.1
@@ -63,10 +73,12 @@ def add_dld_config(cfg):
     # relative cost per scale (the paper's FLOPs-table form, e.g. GFLOPs / teacher GFLOPs).
     cfg.MODEL.DLD.PENALTY_EXPONENT = 1.5
     cfg.MODEL.DLD.PENALTY_COSTS = ()
-    # Selector loss: "ce" (the code: CE to the GT text of the decision-weighted student logits),
-    # "kl" (the paper: KL from the teacher's distributions), both with the penalty as a second
-    # loss; or "best" (not in the paper): the selector's cross-entropy to each image's decision
-    # that minimises the "ce" loss plus the penalty, found from the same per-scale passes. Its weight.
+    # Selector objective, by its name in SELECTOR_LOSS_REGISTRY (dld_d2/modeling/dld/objectives/):
+    # "ce" (the code: CE to the GT text of the decision-weighted student logits), "kl" (the paper:
+    # KL from the teacher's distributions), both with the penalty as a second loss; or "best"
+    # (not in the paper): the selector's cross-entropy to each image's decision that minimises
+    # the "ce" loss plus the penalty, found from the same per-scale passes (docs/method.md,
+    # "Selector objectives"). Then the weight of `loss_rs`.
     cfg.MODEL.DLD.SELECTOR_LOSS = "ce"
     cfg.MODEL.DLD.SELECTOR_LOSS_WEIGHT = 1.0
     # With SELECTOR_LOSS "best": how many images of earlier steps (the teacher-view image and the
@@ -74,7 +86,8 @@ def add_dld_config(cfg):
     # it sees more images per step than SOLVER.IMS_PER_BATCH (not in the paper; 0: none).
     cfg.MODEL.DLD.SELECTOR_REPLAY = 0
     # How many earlier images are kept to draw the SELECTOR_REPLAY ones from, at random each
-    # step (0: SELECTOR_REPLAY, i.e. always the latest). Half precision: 200 at S-448 ≤ 800 ≈ 0.4 GB.
+    # step (0: SELECTOR_REPLAY, i.e. always the latest). Kept in half precision: 200 views at
+    # S-448 ≤ 800 take 0.4 GB.
     cfg.MODEL.DLD.SELECTOR_REPLAY_BANK = 0
     # The selector's learning rate as a multiple of SOLVER.BASE_LR (it trains from scratch while
     # the student only adapts); also multiplies its bias LR factor, and follows the same schedule.
@@ -82,7 +95,8 @@ def add_dld_config(cfg):
     cfg.MODEL.DLD.SELECTOR_LR_FACTOR = 1.0
     # Test-time decision: "argmax" (deterministic) or "sample" (the reference code's τ=1 draw).
     cfg.MODEL.DLD.TEST_SELECTION = "argmax"
-    # Long-side caps of the student's low-resolution view in training and at test (DLD_SPEC §3.5).
+    # Long-side caps of the student's low-resolution view in training and at test (docs/method.md,
+    # "Low-resolution views").
     cfg.MODEL.DLD.TRAIN_MAX_SIZE = 1600
     cfg.MODEL.DLD.TEST_MAX_SIZE = 3000
     # Distillation of the recognition branch: sequence KD over the teacher's top-k beam paths,
@@ -96,7 +110,7 @@ def add_dld_config(cfg):
     # ---------------------------------------------------------------------------------------------
     # Solver
     # ---------------------------------------------------------------------------------------------
-    # "SGD" (Detectron2's default) or "ADAMW" (DLD_SPEC §4). With SOLVER.CLIP_GRADIENTS.CLIP_TYPE
+    # "SGD" (Detectron2's default) or "ADAMW" (the paper). With SOLVER.CLIP_GRADIENTS.CLIP_TYPE
     # "full_model" the global gradient norm of the whole model is clipped to CLIP_VALUE.
     cfg.SOLVER.OPTIMIZER = "SGD"
 
@@ -105,7 +119,7 @@ def add_dld_config(cfg):
     cfg.DATALOADER.DATASET_RATIOS = ()
 
     # ---------------------------------------------------------------------------------------------
-    # Text-safe training augmentations (applied before INPUT.MIN_SIZE_TRAIN's resize), DLD_SPEC §4.2
+    # Text-safe training augmentations (applied before INPUT.MIN_SIZE_TRAIN's resize), as the paper's
     # ---------------------------------------------------------------------------------------------
     cfg.INPUT.TEXT = CN()
     cfg.INPUT.TEXT.COLOR_JITTER = CN()

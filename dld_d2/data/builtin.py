@@ -28,7 +28,7 @@ _PREDEFINED_SPLITS = {
     ),
 }
 
-# Lexicon files per test set, relative to $DETECTRON2_DATASETS/lexicons/ (EVAL_SPEC §7).
+# Lexicon files per test set, relative to $DETECTRON2_DATASETS/lexicons/ (docs/evaluation.md, "Lexicons").
 _LEXICONS = {
     "icdar2013": {
         "generic": "icdar2013/GenericVocabulary.txt",

@@ -25,7 +25,7 @@ _CROP_EPS = 1e-6
 
 
 class TextSpottingDatasetMapper:
-    """Map a text-spotting dataset dict (DESIGN.md §4) to the input of a text-spotting model.
+    """Map a text-spotting dataset dict (docs/data.md, "Dataset dicts") to the input of a text-spotting model.
 
     Modelled on Detectron2's `DatasetMapper`. The callable:
 
@@ -37,7 +37,8 @@ class TextSpottingDatasetMapper:
        naming the file: evaluation never skips an image;
     2. in training, parses the care instances (`iscrowd=0`) — polygons clipped to the image,
        as the reference loader does — and drops the don't-care ones (`iscrowd=1`): they are *not
-       collected* for training and act as plain background (DLD_SPEC §5), which is also what
+       collected* for training and act as plain background (docs/data.md, "Don't-care instances"),
+       which is also what
        Detectron2's mapper does with crowd annotations;
     3. applies the augmentations; the crop sees the care boxes through `AugInput.boxes`;
     4. transforms the polygons exactly (all points at once) and drops, with a count, instances
@@ -104,7 +105,8 @@ class TextSpottingDatasetMapper:
     def __call__(self, dataset_dict):
         """
         Args:
-            dataset_dict (dict): one image in the dataset-dict format of DESIGN.md §4.
+            dataset_dict (dict): one image in the dataset-dict format of docs/data.md,
+                "Dataset dicts".
 
         Returns:
             dict: the input format of Detectron2 models, plus `gt_texts` in the instances; in

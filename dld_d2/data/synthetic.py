@@ -59,13 +59,11 @@ class Regime:
 
 
 DEFAULT_REGIMES = (
-    # The recognizer reads 8×32 crops of stride-4 features: a word must be about 8 feature rows
-    # (~30 px capitals at the network input) to be legible there. With 16-24 px capitals a
-    # crop of the stride-4 grid was a smear even as plain pixels, and no CPU-sized teacher
-    # learned to read it in 30 minutes; so "small" text is the smallest the teacher can read
-    # at full resolution, and it becomes illegible below ~0.8× (what the selector must learn).
-    # Scenes stay dense (~15 words an image): a CPU step costs the backbone pass over the image
-    # far more than the recognition of one more word on it.
+    # The recognizer reads 8×32 crops of stride-4 features, so a word needs ~30 px capitals to
+    # be legible: "small" text is the smallest the teacher reads at full resolution, illegible
+    # below ~0.8× (what the selector must learn). Scenes are dense (~15 words an image) because
+    # a CPU step costs the backbone pass far more than one more word to read.
+    # (Smaller text: benchmarks/synthetic_dld/history.md.)
     Regime("small", 0.4, (28.0, 36.0), (24, 40)),
     Regime("medium", 0.4, (40.0, 56.0), (10, 18)),
     Regime("large", 0.2, (64.0, 110.0), (3, 6)),

@@ -1,4 +1,5 @@
-"""Text-safe training augmentations (DLD_SPEC §4.2) as Detectron2 augmentations and transforms.
+"""Text-safe training augmentations (docs/data.md, "Augmentations") as Detectron2 augmentations
+and transforms.
 
 They compose with Detectron2's `AugInput` / `AugmentationList` / `TransformList` machinery:
 
@@ -159,7 +160,7 @@ def _free_edges(lo, hi, size, pad):
 
 
 class TextSafeRandomCrop(T.Augmentation):
-    """Random crop that never cuts a text box (DAVAR's `DavarRandomCrop`, DLD_SPEC §4.2).
+    """Random crop that never cuts a text box (DAVAR's `DavarRandomCrop`; docs/data.md, "Augmentations").
 
     Each crop edge is drawn from the rows/columns not covered by any GT box, in a search area
     extended by `search_extension` of the image size on each side (then clipped to the image,
@@ -295,7 +296,7 @@ def build_text_augmentation(cfg, is_train):
 
     Training: text-safe crop → colour jitter → rotation → multi-scale shortest-edge resize
     (INPUT.TEXT.* switches, INPUT.MIN_SIZE_TRAIN / MAX_SIZE_TRAIN / MIN_SIZE_TRAIN_SAMPLING).
-    The spec jitters before the crop; jitter is per-pixel and drawn independently, so applying it
+    The reference code jitters before the crop; jitter is per-pixel and drawn independently, so applying it
     to the (smaller) crop gives the same distribution for less work. It stays before the
     rotation so that the border keeps the un-jittered pixel mean, as in the original code.
     Test: shortest-edge resize (INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST).

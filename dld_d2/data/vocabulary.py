@@ -1,8 +1,8 @@
-"""Character vocabulary: text <-> class ids for the recognition branch (DLD_SPEC §1.7).
+"""Character vocabulary: text <-> class ids for the recognition branch (docs/data.md, "Vocabulary").
 
 Ids: 0 = GO (also the padding value), 1 = EOS, 2.. = the characters in file order. The built-in
 set is DAVAR's 95-character Latin list (`character_list.txt` beside this module), which is *not*
-in ASCII order, so "Ab1" encodes to [0, 39, 14, 3, 1, 0, ...] (DLD_SPEC §9.2).
+in ASCII order, so "Ab1" encodes to [0, 39, 14, 3, 1, 0, ...].
 
 Vocabulary files are UTF-8 with one character per line. Empty lines are ignored (no character
 can be written as an empty line), a trailing CR is removed (CRLF files), and a leading BOM is

@@ -1,4 +1,5 @@
-"""Optimizer from config: SGD (Detectron2's) or AdamW (DLD_SPEC §4), with whole-model clipping."""
+"""Optimizer from config: SGD (Detectron2's) or AdamW (docs/method.md, "Training step"), with
+whole-model clipping."""
 import torch
 from detectron2.solver import build_optimizer as d2_build_optimizer
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping

@@ -1,4 +1,4 @@
-"""Lexicon post-processing of predicted words (EVAL_SPEC §7).
+"""Lexicon post-processing of predicted words (docs/evaluation.md, "Lexicons").
 
 Two rules:
   * ``davar`` (default; DAVAR-Lab-OCR ``test_{ic13,ic15,tt}.py``): words shorter than 3

@@ -2,7 +2,8 @@
 
 Re-implements the RRC "4.4 End-to-End" scoring as shipped by DAVAR-Lab-OCR
 (`demo/text_spotting/evaluation/script.py`) and AdelaiDet (`text_eval_script.py`); see
-shared/spec/EVAL_SPEC.md §3-6 and §8. The numbers equal the official scripts' on the same input.
+docs/evaluation.md ("Matching and IoU" to "The DAVAR and AdelaiDet flavours"). The numbers equal
+the official scripts' on the same input.
 
 Geometry follows the Polygon3 (GPC) semantics the official scripts rely on:
   * coordinates are converted to int32 (truncation; DAVAR) or float32 (AdelaiDet TT/CTW);
@@ -27,7 +28,8 @@ DONT_CARE = "###"
 # E2E strip list. DAVAR's script.py adds a space to the RRC list; AdelaiDet keeps the RRC list.
 SPECIAL_CHARACTERS_DAVAR = "!?.:,*\"()·[]/' "
 SPECIAL_CHARACTERS_RRC = "!?.:,*\"()·[]/'"
-# Word-spotting filter: allowed code-point ranges and explicit exclusions (EVAL_SPEC §5.2).
+# Word-spotting filter: allowed code-point ranges and explicit exclusions (docs/evaluation.md,
+# "End-to-end and word spotting").
 _WS_RANGES = ((ord("a"), ord("z")), (ord("A"), ord("Z")), (0x00C0, 0x01BF), (0x01C4, 0x027F),
               (0x0386, 0x03FF), (ord("-"), ord("-")))
 _WS_NOT_ALLOWED = "×÷·"  # U+00D7, U+00F7, U+0387 (inside the ranges above)

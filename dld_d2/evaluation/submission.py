@@ -1,6 +1,6 @@
 """ICDAR-format zips: ground truth and submissions, read and written as the official scripts do.
 
-Two line formats (EVAL_SPEC §1-2):
+Two line formats (docs/evaluation.md, "Ground truth" and "Submission format"):
   * ``davar``: ``x1,y1,...,xn,yn,text`` — split on every comma, the last field is the text
     (verbatim), the others are integers. Entries ``img_N.txt`` (IC13/IC15) or ``imgN.txt`` (TT).
   * ``adet``: ``x1,y1,...,xn,yn,####text`` — AdelaiDet/TESTR/DeepSolo; float coordinates, the text
@@ -301,7 +301,7 @@ def sanitize_polygon(points, invalid: str = "hull") -> Optional[np.ndarray]:
     """Integer polygon safe for the official scorers, or None when it must be dropped.
 
     Coordinates are truncated to int (DAVAR writers). Fewer than 3 points or zero area → None.
-    A self-intersecting polygon is replaced by its convex hull (`invalid='hull'`, EVAL_SPEC §10)
+    A self-intersecting polygon is replaced by its convex hull (`invalid='hull'`; docs/evaluation.md, "Submission format")
     or dropped (`invalid='drop'`, AdelaiDet's rule) — Polygon3 would score it with a wrong area.
     """
     if invalid not in ("hull", "drop"):

@@ -1,8 +1,10 @@
-"""Models: the pure-torch recognition core and its Detectron2 glue (registered on import)."""
+"""Models: the pure-torch recognition and DLD cores and their Detectron2 glue (registered on
+import): `TextSpotter`, `TextSpottingROIHeads`, the text head registry and `DLDSpotter`."""
 from ..utils.env import detectron2_available
 
 if detectron2_available():
     from . import narrow_resnet  # noqa: F401
-    from .dld_spotter import DLDSpotter  # noqa: F401
     from .roi_heads import TextSpottingROIHeads  # noqa: F401
+    from .text_head import TEXT_HEAD_REGISTRY, build_text_head  # noqa: F401
     from .text_spotter import TextSpotter  # noqa: F401
+    from .dld import DLDSpotter  # noqa: F401

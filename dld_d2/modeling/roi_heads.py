@@ -1,21 +1,29 @@
-"""`TextSpottingROIHeads`: Detectron2's standard box and mask heads plus the recognition branch."""
-from typing import Dict, List
+"""`TextSpottingROIHeads`: Detectron2's standard box and mask heads plus a text head (the
+recognizer named by MODEL.TEXT_HEAD.NAME)."""
+from typing import Dict, List, NamedTuple, Tuple
 
 import numpy as np
 import torch
+import torch.nn as nn
 from detectron2.config import configurable
 from detectron2.layers import paste_masks_in_image
 from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
 from detectron2.structures import Boxes, Instances, polygons_to_bitmask
 
 from ..data.vocabulary import Vocabulary
-from .recognition import (
-    FEATURE_STRIDE,
-    RecognitionBranch,
-    RecognitionOutputs,
-    ctc_loss,
-    recognition_loss,
-)
+from .recognition import FEATURE_STRIDE, RecognitionOutputs, ctc_loss, recognition_loss
+from .text_head import build_text_head
+
+
+class WordReading(NamedTuple):
+    """A teacher-forced reading of the GT words of a batch, instances in batch order.
+
+    outputs: the text head's logits, RoI features and context features (what the distillation
+    compares between teacher and student); text_targets: (N, L+2) the words' target rows.
+    """
+
+    outputs: RecognitionOutputs
+    text_targets: torch.Tensor
 
 
 def rasterize_gt_masks(instances: Instances, height: int, width: int, stride: int) -> torch.Tensor:
@@ -33,9 +41,10 @@ def rasterize_gt_masks(instances: Instances, height: int, width: int, stride: in
 
 @ROI_HEADS_REGISTRY.register()
 class TextSpottingROIHeads(StandardROIHeads):
-    """Box and mask heads as `StandardROIHeads`, plus an end-to-end recognition branch on P2.
+    """Box and mask heads as `StandardROIHeads`, plus an end-to-end text head on P2.
 
-    Training: the branch reads GT boxes and GT masks (DLD_SPEC §1.9) and adds `loss_att`.
+    Training: the text head reads GT boxes and GT masks (docs/method.md, "Masked RoI
+    features") and adds `loss_att`.
     Inference: it reads the predicted boxes and the predicted masks pasted at the network-input
     size, and adds `pred_text_ids` (N×T long), `pred_text_lengths` and `rec_scores` per image,
     plus `pred_input_masks` (the pasted masks, for polygon extraction by the meta-architecture).
@@ -45,7 +54,7 @@ class TextSpottingROIHeads(StandardROIHeads):
     def __init__(
         self,
         *,
-        rec_branch: RecognitionBranch,
+        rec_branch: nn.Module,
         rec_in_feature: str,
         vocabulary: Vocabulary,
         rec_loss_weight: float = 1.0,
@@ -58,7 +67,7 @@ class TextSpottingROIHeads(StandardROIHeads):
     ):
         """
         Args:
-            rec_branch: the recognition branch (masked RoI → LightCRNN → BiLSTM → attention).
+            rec_branch: the text head (`build_text_head`; MODEL.TEXT_HEAD.NAME).
             rec_in_feature: name of the stride-4 feature map it reads (P2).
             vocabulary: maps text ids to strings (kept here so the model can decode its output).
             rec_loss_weight: weight of `loss_att`.
@@ -83,8 +92,9 @@ class TextSpottingROIHeads(StandardROIHeads):
         self.mask_threshold = mask_threshold
         self.train_jitter_copies = train_jitter_copies
         self.train_jitter_ratio = train_jitter_ratio
-        if aux_ctc_weight > 0 and rec_branch.ctc_head is None:
-            raise ValueError("aux_ctc_weight > 0 needs a RecognitionBranch built with aux_ctc=True")
+        if aux_ctc_weight > 0 and getattr(rec_branch, "ctc_head", None) is None:
+            raise ValueError("aux_ctc_weight > 0 needs a text head with a `ctc_head` (a "
+                             "RecognitionBranch built with aux_ctc=True)")
         self.aux_ctc_weight = aux_ctc_weight
 
     @classmethod
@@ -98,13 +108,7 @@ class TextSpottingROIHeads(StandardROIHeads):
                 f"{input_shape[in_feature].stride}; the recognition branch needs stride {FEATURE_STRIDE}"
             )
         ret.update(
-            rec_branch=RecognitionBranch(
-                num_classes=len(vocab),
-                channels=cfg.MODEL.TEXT_HEAD.CONV_DIM,
-                in_channels=input_shape[in_feature].channels,
-                max_text_len=cfg.MODEL.TEXT_HEAD.MAX_TEXT_LEN,
-                aux_ctc=cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT > 0,
-            ),
+            rec_branch=build_text_head(cfg, input_shape[in_feature], len(vocab)),
             rec_in_feature=in_feature,
             vocabulary=vocab,
             rec_loss_weight=cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT,
@@ -133,14 +137,19 @@ class TextSpottingROIHeads(StandardROIHeads):
     def forward(self, images, features, proposals, targets=None):
         if not self.training:
             return super().forward(images, features, proposals, targets)
-        proposals, losses = self.forward_detection(images, features, proposals, targets)
-        outputs, text_targets = self.recognize_gt(features, self._with_jittered_copies(targets))
-        losses.update(self.recognition_losses(outputs, text_targets))
-        return proposals, losses
+        losses, _ = self.losses(images, features, proposals, targets)
+        return [], losses  # Detectron2's ROIHeads may return no instances in training
 
-    def forward_detection(self, images, features, proposals, targets):
-        """Training: the box and mask losses of `StandardROIHeads` only (no recognition)."""
-        return super().forward(images, features, proposals, targets)
+    def losses(self, images, features, proposals, targets, *, jittered_copies: bool = True
+               ) -> Tuple[Dict[str, torch.Tensor], WordReading]:
+        """Training: the box and mask losses of `StandardROIHeads`, then `loss_att` (and
+        `loss_ctc`) of the GT words, with `train_jitter_copies` jittered copies of each when
+        `jittered_copies`; and that reading of the words."""
+        _, losses = super().forward(images, features, proposals, targets)
+        words = self._with_jittered_copies(targets) if jittered_copies else targets
+        reading = self.read_gt_words(features, words)
+        losses.update(self.recognition_losses(*reading))
+        return losses, reading
 
     def recognition_losses(self, outputs: RecognitionOutputs, text_targets: torch.Tensor):
         """`loss_att` (and `loss_ctc` when enabled) of teacher-forced GT recognition outputs."""
@@ -168,13 +177,8 @@ class TextSpottingROIHeads(StandardROIHeads):
             out.append(Instances.cat(copies))
         return out
 
-    def recognize_gt(self, features: Dict[str, torch.Tensor], targets: List[Instances]):
-        """Teacher-forced recognition of the GT instances of a batch.
-
-        Returns the branch outputs (logits, RoI features, context features: what the
-        distillation compares between teacher and student) and the (N, L+2) text targets,
-        instances in batch order.
-        """
+    def read_gt_words(self, features: Dict[str, torch.Tensor], targets: List[Instances]) -> WordReading:
+        """Teacher-forced recognition of the GT instances of a batch (their boxes and masks)."""
         p2 = features[self.rec_in_feature]
         h, w = p2.shape[-2:]
         boxes = [t.gt_boxes.tensor for t in targets]
@@ -183,7 +187,7 @@ class TextSpottingROIHeads(StandardROIHeads):
         outputs: RecognitionOutputs = self.rec_branch(
             p2, boxes, masks, targets=text_targets, mask_stride=FEATURE_STRIDE
         )
-        return outputs, text_targets
+        return WordReading(outputs, text_targets)
 
     def forward_with_given_boxes(self, features, instances: List[Instances]):
         instances = super().forward_with_given_boxes(features, instances)

@@ -1,4 +1,4 @@
-"""Binary instance masks → text polygons (DLD_SPEC §1.10), pure numpy/OpenCV."""
+"""Binary instance masks → text polygons (docs/method.md, "Inference"), pure numpy/OpenCV."""
 import cv2
 import numpy as np
 

@@ -1,41 +1,12 @@
 """`TextSpotter`: Mask R-CNN with a recognition branch; outputs text polygons and transcriptions."""
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
-import numpy as np
 import torch
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
-from detectron2.modeling.postprocessing import detector_postprocess
-from detectron2.structures import Instances
+from detectron2.structures import ImageList, Instances
 
-from .text_polygons import masks_to_polygons
-
-
-def text_postprocess(results: Instances, out_height: int, out_width: int, vocabulary) -> Instances:
-    """Map one image's raw spotter output (network-input coordinates) to the output size.
-
-    Adds, after Detectron2's `detector_postprocess` (boxes rescaled, masks pasted at the output
-    size): `pred_polygons`, a list of (K, 2) float arrays in output coordinates (the largest
-    contour of each mask at the network-input size, simplified; DLD_SPEC §1.10), and
-    `pred_texts`, a list of str. Detections whose mask yields no polygon are dropped. These two
-    fields are Python lists: index the result with ints or lists, not tensors.
-    """
-    in_h, in_w = results.image_size
-    input_masks = results.pred_input_masks.cpu().numpy()
-    results.remove("pred_input_masks")
-    polygons = masks_to_polygons(input_masks, results.pred_boxes.tensor.cpu().numpy())
-    keep = [i for i, p in enumerate(polygons) if p is not None]
-    results = results[keep]
-    results.poly_index = torch.arange(len(results), device=results.pred_boxes.device)
-    polygons = [polygons[i] for i in keep]
-    r = detector_postprocess(results, out_height, out_width)
-    scale = np.array([out_width / in_w, out_height / in_h], np.float32)
-    r.pred_polygons = [polygons[i] * scale for i in r.poly_index.tolist()]
-    r.remove("poly_index")
-    r.pred_texts = [
-        vocabulary.decode(ids[:n].tolist())
-        for ids, n in zip(r.pred_text_ids.cpu(), r.pred_text_lengths.tolist())
-    ]
-    return r
+from .postprocessing import text_postprocess
+from .roi_heads import WordReading
 
 
 @META_ARCH_REGISTRY.register()
@@ -45,12 +16,50 @@ class TextSpotter(GeneralizedRCNN):
     Use with `MODEL.ROI_HEADS.NAME: TextSpottingROIHeads`. Each output dict holds `instances`
     with `pred_boxes`, `scores`, `pred_classes`, `pred_masks` (original image size),
     `pred_polygons`, `pred_texts`, `rec_scores`; and `input_size`, the (h, w) the network saw.
+
+    Besides `forward`, three public steps on preprocessed images (`preprocess_image`), which
+    DLDSpotter composes: `losses` (training losses on images and targets), `read_words`
+    (teacher-forced reading of the GT words) and `spot` (inference).
     """
 
+    def losses(self, images: ImageList, targets: List[Instances], *, jittered_copies: bool = True
+               ) -> Tuple[Dict[str, torch.Tensor], WordReading]:
+        """Training losses on `images` and their `targets`, and the reading of the GT words
+        the recognition loss scored.
+
+        jittered_copies: also score MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES jittered copies of each
+            word (as `forward` does); False: the GT words only, so that the reading matches
+            another model's reading of the same targets (distillation).
+        """
+        features = self.backbone(images.tensor)
+        proposals, losses = self.proposal_generator(images, features, targets)
+        roi_losses, reading = self.roi_heads.losses(
+            images, features, proposals, targets, jittered_copies=jittered_copies
+        )
+        losses.update(roi_losses)
+        return losses, reading
+
+    def read_words(self, images: ImageList, targets: List[Instances]) -> WordReading:
+        """Teacher-forced recognition of the GT words of `targets` (no detection)."""
+        return self.roi_heads.read_gt_words(self.backbone(images.tensor), targets)
+
+    def spot(self, images: ImageList, batched_inputs: List[Dict]) -> List[Dict]:
+        """Detect and read the words of `images`; coordinates of each input's "height" and
+        "width" (else of the network input), as `forward` outputs them."""
+        features = self.backbone(images.tensor)
+        proposals, _ = self.proposal_generator(images, features, None)
+        results, _ = self.roi_heads(images, features, proposals, None)
+        return self._text_outputs(results, batched_inputs)
+
     def inference(self, batched_inputs: List[Dict], detected_instances=None, do_postprocess=True):
+        if detected_instances is None and do_postprocess:
+            return self.spot(self.preprocess_image(batched_inputs), batched_inputs)
         results = super().inference(batched_inputs, detected_instances, do_postprocess=False)
         if not do_postprocess:
             return results
+        return self._text_outputs(results, batched_inputs)
+
+    def _text_outputs(self, results: List[Instances], batched_inputs: List[Dict]) -> List[Dict]:
         vocab = self.roi_heads.vocabulary
         out = []
         for res, inp in zip(results, batched_inputs):

@@ -1,4 +1,5 @@
-"""FLOPs of a model's real inference path, counted by fvcore (DLD_SPEC §4.4).
+"""FLOPs of a model's real inference path, counted by fvcore (docs/evaluation.md,
+"Efficiency: GFLOPs and latency").
 
 Unit: **fvcore GFLOPs (= GMACs)**: fvcore counts one multiply-add as one flop; counts are divided
 by 1e9. (The DLD paper's "G" divides the same count by 2**30, i.e. its numbers are 7 % smaller.)

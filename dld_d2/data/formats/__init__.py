@@ -17,7 +17,7 @@ Formats (`fmt`):
                     (records may wrap over lines; transcription "#" -> "###")
     totaltext_poly  `x1,y1,...,xn,yn,text` (text = last comma field; DAVAR evaluation zip)
     adet            `x1,y1,...,xn,yn,####text` (AdelaiDet/TESTR evaluation zip, `%07d.txt`)
-    davar_json      DAVAR JSON datalist (DLD_SPEC §5)
+    davar_json      DAVAR JSON datalist (docs/data.md, "Annotation formats")
 A source is one file, a folder of `*.txt` GT files, or a zip of them. `image_id` is the image
 stem taken from the GT name (gt_img_12.txt -> img_12, gt_100.txt -> 100, poly_gt_img12.txt ->
 img12, 0000012.txt -> 0000012); with `image_root`, the image is `<image_id>.<jpg|png|...>` there.

@@ -2,8 +2,8 @@
 
 The literal ",####" ends the coordinates, so the text may hold commas; a don't-care line ends in
 "#######" (separator + "###"). The entry number is the image number for IC15, and the index of
-the image name in the sorted test list for Total-Text (EVAL_SPEC §1.5), so the image id is the
-entry stem itself.
+the image name in the sorted test list for Total-Text (docs/evaluation.md, "Ground truth"), so
+the image id is the entry stem itself.
 """
 from .polygon_lines import parse_polygon_line
 

@@ -1,4 +1,4 @@
-"""DAVAR JSON datalists (DLD_SPEC §5).
+"""DAVAR JSON datalists (docs/data.md, "Annotation formats").
 
     {"###": "optional comment",
      "Images/Train/img11.jpg": {"height": 720, "width": 1280,

@@ -1,10 +1,12 @@
-"""The low-resolution view of a batch (DLD_SPEC §3.5, DAVAR's `generate_lr_pair`): the one
-place where the student's input size is decided from the selector's choice."""
+"""The low-resolution view of an image and of its annotations' geometry: the one place where the
+student's input size follows from the chosen scale (DAVAR's `generate_lr_pair`; docs/method.md,
+"Low-resolution views"). Pure torch/numpy; `lowres_batch` applies it to Detectron2 batches."""
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
+import numpy as np
+import torch
 import torch.nn.functional as F
-from detectron2.structures import BitMasks, Boxes, ImageList, Instances, PolygonMasks
 
 
 def scale_short_sides(
@@ -14,9 +16,30 @@ def scale_short_sides(
     return [int(s * min(int(h), int(w))) for (h, w), s in zip(image_sizes, scale_factors)]
 
 
-def _scale_polygons(masks: PolygonMasks, sx: float, sy: float) -> PolygonMasks:
+def lowres_size(height: int, width: int, short_side: int, max_size: int) -> Tuple[int, int]:
+    """(h', w') of an h × w image scaled by min(short_side / min(h, w), max_size / max(h, w)),
+    floored, at least 1 pixel each."""
+    factor = min(short_side / min(height, width), max_size / max(height, width))
+    return max(1, math.floor(height * factor)), max(1, math.floor(width * factor))
+
+
+def resize_image(image: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """(C, h, w) → (C, h', w'): bilinear, non-antialiased, as the released code (on a normalized
+    tensor, the student sees a second, aliased down-sampling)."""
+    out = F.interpolate(image.unsqueeze(0), size=size, mode="bilinear", align_corners=False,
+                        antialias=False)
+    return out[0]
+
+
+def scale_boxes(boxes: torch.Tensor, sx: float, sy: float) -> torch.Tensor:
+    """XYXY boxes (n, 4) scaled by sx horizontally and sy vertically."""
+    return boxes * boxes.new_tensor([sx, sy, sx, sy])
+
+
+def scale_polygons(polygons: List[List[np.ndarray]], sx: float, sy: float) -> List[List[np.ndarray]]:
+    """Per instance, its polygons (flat x0, y0, x1, y1, ... arrays) scaled; inputs unchanged."""
     scaled = []
-    for polys in masks.polygons:
+    for polys in polygons:
         new = []
         for p in polys:
             p = p.copy()
@@ -24,65 +47,14 @@ def _scale_polygons(masks: PolygonMasks, sx: float, sy: float) -> PolygonMasks:
             p[1::2] *= sy
             new.append(p)
         scaled.append(new)
-    return PolygonMasks(scaled)
+    return scaled
 
 
-def _resize_bitmasks(masks: BitMasks, h: int, w: int, new_h: int, new_w: int) -> BitMasks:
-    # Crop first: the masks may be stored at the padded teacher size.
-    m = masks.tensor[:, :h, :w]
+def resize_masks(masks: torch.Tensor, height: int, width: int, size: Tuple[int, int]) -> torch.Tensor:
+    """Bitmasks (n, H, W), possibly stored at the padded size: cropped to height × width, then
+    resized (nearest) to `size` → (n, h', w') bool."""
+    m = masks[:, :height, :width]
     if len(m) == 0:
-        return BitMasks(m.new_zeros((0, new_h, new_w)))
-    m = F.interpolate(m[:, None].float(), size=(new_h, new_w), mode="nearest")[:, 0]
-    return BitMasks(m > 0.5)
-
-
-def _rescale_instances(inst: Instances, h: int, w: int, new_h: int, new_w: int) -> Instances:
-    sx, sy = new_w / w, new_h / h
-    out = Instances((new_h, new_w))
-    for name, value in inst.get_fields().items():
-        if isinstance(value, Boxes):
-            value = Boxes(value.tensor * value.tensor.new_tensor([sx, sy, sx, sy]))
-        elif isinstance(value, PolygonMasks):
-            value = _scale_polygons(value, sx, sy)
-        elif isinstance(value, BitMasks):
-            value = _resize_bitmasks(value, h, w, new_h, new_w)
-        out.set(name, value)  # texts, classes, …: unchanged
-    return out
-
-
-def lowres_view(
-    images: ImageList,
-    short_sides: Sequence[int],
-    max_size: int,
-    targets: Optional[List[Instances]] = None,
-    size_divisibility: int = 32,
-) -> Tuple[ImageList, Optional[List[Instances]], List[Tuple[float, float]]]:
-    """Resize every image of a normalized, padded batch to its own target short side.
-
-    Image b (unpadded h × w) is scaled by min(short_sides[b] / min(h, w), max_size / max(h, w))
-    to floor(h·f) × floor(w·f) with bilinear, non-antialiased interpolation of the *normalized*
-    tensor (as the released code: the student sees a second, aliased down-sampling), then the
-    batch is zero-padded to `size_divisibility`. Targets are rescaled with the actual per-axis
-    scales: boxes and polygons multiplied, bitmasks cropped to h × w and resized (nearest);
-    other fields are kept. max_size is 1600 in training and 3000 at test (DLD_SPEC §3.5).
-
-    Returns the new ImageList, the new targets (None without targets) and per-image (sy, sx)
-    = (h'/h, w'/w), needed to map predictions back. Inputs are not modified.
-    """
-    if len(short_sides) != len(images):
-        raise ValueError(f"{len(short_sides)} short sides for {len(images)} images")
-    resized, scales, new_targets = [], [], []
-    for b, (h, w) in enumerate(images.image_sizes):
-        h, w = int(h), int(w)
-        factor = min(short_sides[b] / min(h, w), max_size / max(h, w))
-        new_h, new_w = max(1, math.floor(h * factor)), max(1, math.floor(w * factor))
-        img = images.tensor[b, :, :h, :w].unsqueeze(0)
-        img = F.interpolate(
-            img, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=False
-        )
-        resized.append(img[0])
-        scales.append((new_h / h, new_w / w))
-        if targets is not None:
-            new_targets.append(_rescale_instances(targets[b], h, w, new_h, new_w))
-    batch = ImageList.from_tensors(resized, size_divisibility, pad_value=0.0)
-    return batch, (new_targets if targets is not None else None), scales
+        return m.new_zeros((0,) + tuple(size))
+    m = F.interpolate(m[:, None].float(), size=size, mode="nearest")[:, 0]
+    return m > 0.5

@@ -1,11 +1,7 @@
-"""Selector schedule and losses (DLD_SPEC §2, §3.2 steps 3–4): Gumbel temperature per epoch,
-the resolution cost penalty, the decision-weighted logits fed to the selector loss, and the
-best decisions of that objective (the target of SELECTOR_LOSS "best")."""
+"""The Gumbel-softmax temperature schedule of the selector: τ0 · decay^epoch, constant within an
+epoch (docs/method.md, "Temperature and penalty"). Pure functions; the engine's
+`GumbelTemperatureHook` applies them during training."""
 import math
-from typing import List, Optional, Sequence, Union
-
-import torch
-import torch.nn.functional as F
 
 
 def temperature(epoch: int, tau0: float = 5.0, decay: float = 0.965) -> float:
@@ -13,83 +9,13 @@ def temperature(epoch: int, tau0: float = 5.0, decay: float = 0.965) -> float:
     return tau0 * decay**epoch
 
 
-def iters_per_epoch(num_images: int, ims_per_batch: int) -> int:
+def epoch_length(num_images: int, ims_per_batch: int) -> int:
     """Iterations in one pass over the dataset: ceil(num_images / ims_per_batch), at least 1."""
     if ims_per_batch <= 0:
         raise ValueError(f"ims_per_batch must be positive, got {ims_per_batch}")
     return max(1, math.ceil(num_images / ims_per_batch))
 
 
-def epoch_of(iteration: int, iters_per_epoch: int) -> int:
+def epoch_of(iteration: int, iterations_per_epoch: int) -> int:
     """0-based epoch index of a 0-based iteration."""
-    return iteration // iters_per_epoch
-
-
-def resolution_penalty(
-    decisions: torch.Tensor,
-    scales: Union[Sequence[float], torch.Tensor],
-    gamma: float,
-    exponent: float = 1.5,
-    costs: Optional[Union[Sequence[float], torch.Tensor]] = None,
-) -> torch.Tensor:
-    """`loss_penalty` = γ · mean_b Σ_i cost_i · h_{b,i}, differentiable in the decisions (B, K).
-
-    cost_i = scales_i ** exponent (the released code), or `costs` (K,) when given — e.g. the
-    per-scale GFLOPs divided by the teacher's (the paper's FLOPs term, DLD_SPEC §7 #2).
-    """
-    kw = dict(dtype=decisions.dtype, device=decisions.device)
-    if costs is not None:
-        cost = torch.as_tensor(costs, **kw)
-    else:
-        cost = torch.as_tensor(scales, **kw) ** exponent
-    return gamma * (decisions * cost).sum(dim=1).mean()
-
-
-def combine_scale_logits(
-    decisions: torch.Tensor, per_scale_logits: List[torch.Tensor]
-) -> torch.Tensor:
-    """Σ_i h_{b,i}·Z_{b,i} per image, concatenated over images → (N, T, C).
-
-    decisions: (B, K) one-hot rows; per_scale_logits[b]: (K, n_b, T, C), the student's logits of
-    image b's instances at each candidate scale (computed without grad by the caller, so the
-    gradient reaches only the decisions). An image with n_b = 0 adds no rows, but its product
-    is still concatenated so the result stays on the decisions' graph even when N = 0.
-    """
-    if len(per_scale_logits) != decisions.shape[0]:
-        raise ValueError(f"{len(per_scale_logits)} logit stacks for {decisions.shape[0]} decisions")
-    combined = [
-        (h.reshape(-1, 1, 1, 1) * z).sum(dim=0) for h, z in zip(decisions, per_scale_logits)
-    ]
-    return torch.cat(combined, dim=0)
-
-
-def scale_token_losses(per_scale_logits: List[torch.Tensor], targets: List[torch.Tensor]) -> torch.Tensor:
-    """(B, K) summed token cross-entropy of each image's words read at each candidate scale.
-
-    per_scale_logits[b]: (K, n_b, T, C) as for `combine_scale_logits`; targets[b]: (n_b, ≥T+1)
-    rows as for `recognition_loss` (index 0 ignored). An image without words sums to 0.
-    """
-    rows = []
-    for z, t in zip(per_scale_logits, targets):
-        k, n, steps, c = z.shape
-        gold = t[:, 1 : steps + 1].to(z.device).reshape(1, -1).expand(k, -1)
-        ce = F.cross_entropy(z.reshape(k, -1, c).float().transpose(1, 2), gold, ignore_index=0,
-                             reduction="none")
-        rows.append(ce.sum(dim=1))
-    return torch.stack(rows)
-
-
-def best_scale_targets(
-    token_losses: torch.Tensor, num_tokens: int, costs: torch.Tensor, gamma: float
-) -> torch.Tensor:
-    """(B,) index of the scale that minimises each image's share of `loss_rs + loss_penalty`.
-
-    With one-hot decisions h, the reference code's selector objective is
-    Σ_b Σ_i h_b,i · token_losses_b,i / num_tokens + γ / B · Σ_b Σ_i h_b,i · cost_i: a sum of
-    independent per-image terms, so its best decisions are this per-image argmin.
-    token_losses: (B, K) from `scale_token_losses`; num_tokens: scored tokens in the batch;
-    costs: (K,) as in `resolution_penalty`.
-    """
-    b = token_losses.shape[0]
-    objective = token_losses / max(int(num_tokens), 1) + gamma / max(b, 1) * costs.to(token_losses)
-    return objective.argmin(dim=1)
+    return iteration // iterations_per_epoch

@@ -1,7 +1,9 @@
-"""Dynamic Resolution Selector (DLD_SPEC §2): a small ResNet-like classifier over the candidate
-scales, and the hard decisions taken from its logits."""
+"""The Dynamic Resolution Selector: a small ResNet-like classifier over the candidate scales,
+what it sees of each image, and the hard decisions taken from its logits. Pure torch
+(docs/method.md, "Architecture"); Detectron2 builds it through `selector_registry`."""
 import logging
-from typing import Sequence
+import math
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -44,13 +46,10 @@ class ResolutionSelector(nn.Module):
     `ResolutionSelector` so converted checkpoints load unchanged (its max-pool is never used and
     has no parameters, so it is left out). Default PyTorch initialisation, as in the code.
 
-    Each image is normalised by its own statistics, in training and at test. The reference code
-    calls its selector one image at a time in training, where a BatchNorm layer does exactly
-    that, but uses running averages at test: measured on the synthetic scenes, a selector
-    trained to tell text sizes apart (100 % right on its training images with per-image
-    statistics) fell to 8-16 % on two of the three sizes with the running ones. So the layers
-    keep no running statistics (a converted checkpoint's are unused) and a batch is normalised
-    image by image, so that no image's decision depends on the others.
+    Each image is normalised by its own statistics, in training and at test, so that no image's
+    decision depends on the others: the layers keep no running statistics (a converted
+    checkpoint's are unused). The reference code uses running averages at test (docs/method.md,
+    "Differences from the paper and the reference code").
     """
 
     def __init__(self, num_scales: int = 6, widths: Sequence[int] = DEFAULT_WIDTHS):
@@ -88,11 +87,22 @@ class ResolutionSelector(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
+def selector_views(batch: torch.Tensor, image_sizes: Sequence[Tuple[int, int]],
+                   size_divisibility: int = 32) -> List[torch.Tensor]:
+    """What the selector reads of each image of a padded batch (B, 3, H, W): the image on its own
+    region padded to `size_divisibility`, (1, 3, h', w') each, so no other image's padding."""
+    div = size_divisibility
+    return [
+        batch[b : b + 1, :, : math.ceil(h / div) * div, : math.ceil(w / div) * div]
+        for b, (h, w) in enumerate(image_sizes)
+    ]
+
+
 def select_scales(logits: torch.Tensor, tau: float = 1.0, mode: str = "argmax") -> torch.Tensor:
     """One-hot scale decisions (B, K) from selector logits (B, K).
 
     mode "gumbel" (training): hard Gumbel-softmax at temperature `tau`, straight-through
-    gradient to the logits. "argmax" (inference default, DLD_SPEC §7 #4): deterministic.
+    gradient to the logits. "argmax" (inference default): deterministic.
     "sample" (inference as released): a hard Gumbel sample at τ = 1 — τ does not change which
     class wins, so this is a draw from softmax(logits).
     """

@@ -1,13 +1,14 @@
 """The recognition branch of the text spotter, in pure torch (no Detectron2 import).
 
 P2 → masked RoI features (N×C×8×32) → LightCRNN → 2×BiLSTM context (N×33×C) → attention
-decoder (N×33×classes), plus the recognition and distillation losses (DLD_SPEC §1.6–1.8, §3.4).
+decoder (N×33×classes), and its losses (docs/method.md, "Architecture" and "Masked RoI
+features"). Detectron2 builds it through `dld_d2.modeling.text_head`.
 """
 from .attention_decoder import EOS_ID, GO_ID, AttentionCell, AttentionDecoder, DecodedText, decode_greedy
 from .beam_search import beam_search_fixed_rows
 from .branch import RecognitionBranch, RecognitionOutputs
 from .encoder import SEQUENCE_LENGTH, LightCRNN
-from .losses import ctc_loss, feature_kd_loss, recognition_loss, sequence_kd_loss, teacher_paths
+from .losses import ctc_loss, recognition_loss
 from .masked_roi import FEATURE_STRIDE, ROI_SIZE, MaskedRoIExtractor, masked_roi_features
 from .sequence import BidirectionalLSTM, SequenceModule
 from .weight_init import init_recognition_weights
@@ -30,10 +31,7 @@ __all__ = [
     "beam_search_fixed_rows",
     "ctc_loss",
     "decode_greedy",
-    "feature_kd_loss",
     "init_recognition_weights",
     "masked_roi_features",
     "recognition_loss",
-    "sequence_kd_loss",
-    "teacher_paths",
 ]

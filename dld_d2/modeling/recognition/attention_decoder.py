@@ -1,4 +1,5 @@
-"""Additive-attention decoder (deep-text-recognition-benchmark's AttentionCell; DLD_SPEC §1.6(d)).
+"""Additive-attention decoder (deep-text-recognition-benchmark's AttentionCell; docs/method.md,
+"Architecture").
 
 Three ways to run it over the context feature H (N×L×C):
 - `forward(H, targets)`: teacher forcing, the symbol fed at step t is targets[:, t];
@@ -144,7 +145,8 @@ def _texts_from_tokens(tokens: torch.Tensor, logp_sum: torch.Tensor, num_scored:
     is_eos = tokens == EOS_ID
     first_eos = torch.where(is_eos.any(1), is_eos.float().argmax(1), torch.full_like(num_scored, steps))
     # Text = characters before the first EOS, at most T-1 of them (the last step only ever
-    # legitimately emits EOS; without any EOS the whole T-1 string is kept, DLD_SPEC §7 #14).
+    # legitimately emits EOS); without any EOS the whole T-1 string is kept (docs/method.md,
+    # "Differences from the paper and the reference code").
     lengths = first_eos.clamp(max=steps - 1)
     ids = torch.where(pos[None, :] < lengths[:, None], tokens, torch.full_like(tokens, PAD_ID))[:, : steps - 1]
     scores = torch.exp(logp_sum / num_scored.clamp(min=1).to(logp_sum.dtype))

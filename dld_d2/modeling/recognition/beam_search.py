@@ -5,7 +5,7 @@ limit. Its score is Σ log p(y_t); beams are ranked by the length-normalised sco
 Σ log p / k. Finished hypotheses stay in the beam (extended only by a free pad token), so they
 keep competing with the unfinished ones on that normalised score — the best-first criterion of
 DAVAR's teacher search (average per emitted symbol), with log-probabilities instead of
-probabilities (DLD_SPEC §3.4 [rec]). Class 0 (GO/pad) is never emitted.
+probabilities (docs/method.md, "Training step"). Class 0 (GO/pad) is never emitted.
 """
 from typing import NamedTuple
 
@@ -72,8 +72,8 @@ def rank_beams(state: BeamState):
 def beam_search_fixed_rows(logp: torch.Tensor, beam_width: int = 5, topk: int = 1, eos_id: int = 1):
     """Beam search over per-step distributions that do not depend on the prefix.
 
-    This is the teacher search of sequence KD (DLD_SPEC §3.4): the rows are the teacher's
-    teacher-forced log-softmax outputs, so step t of every hypothesis reads row t.
+    This is the teacher search of sequence KD (docs/method.md, "Training step"): the rows are
+    the teacher's teacher-forced log-softmax outputs, so step t of every hypothesis reads row t.
 
     Args:
         logp: (N, T, C) log-probabilities.

@@ -23,7 +23,7 @@ class RecognitionOutputs(NamedTuple):
 
 
 class RecognitionBranch(nn.Module):
-    """The text recognition branch of DLD_SPEC §1.6, pure torch.
+    """The text recognition branch of the paper (docs/method.md, "Architecture"), pure torch.
 
     Args:
         num_classes: vocabulary size including GO/pad (0) and EOS (1); 97 for the built-in set.
@@ -32,7 +32,7 @@ class RecognitionBranch(nn.Module):
         in_channels: channels of the P2 input (default: `channels`).
         max_text_len: longest text; the decoder runs max_text_len + 1 steps.
         aux_ctc: also build `ctc_head`, a per-position classifier of the context features for
-            an auxiliary CTC loss in training (not part of DLD_SPEC; inference never uses it).
+            an auxiliary CTC loss in training (not in the paper; inference never uses it).
     """
 
     def __init__(self, num_classes: int = 97, channels: int = 256, in_channels: Optional[int] = None,

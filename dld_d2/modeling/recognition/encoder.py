@@ -17,7 +17,8 @@ def _conv_bn_relu(cin, cout, kernel, stride, padding):
 
 
 class LightCRNN(nn.Module):
-    """Conv encoder of DLD_SPEC §1.6(b): N×C×8×32 → N×C'×1×33.
+    """Conv encoder of the recognition branch, N×C×8×32 → N×C'×1×33 (docs/method.md,
+    "Architecture").
 
     The layer order inside `convnet` equals DAVAR's `LightCRNN.ConvNet` (same Sequential indices),
     so converted checkpoints only need the prefix renamed.

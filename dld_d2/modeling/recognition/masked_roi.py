@@ -1,4 +1,5 @@
-"""Masked RoI extraction from P2 (DLD_SPEC §1.6(a); DAVAR `MaskedRoIExtractor`).
+"""Masked RoI extraction from P2 (docs/method.md, "Masked RoI features"; DAVAR
+`MaskedRoIExtractor`).
 
 For every instance: box/4, grown by one feature cell, truncated and clamped; the crop of the
 feature map times the crop of the instance's own mask (downscaled to the feature stride,
@@ -14,9 +15,8 @@ are only read at the sampled pixels (never resized as a whole).
 
 Not the reference's mask resize: its nearest resize to the rounded size (mmcv.imrescale)
 reads the same pixels where a side is a multiple of 4, but elsewhere drifts against the P2
-cells by up to half a cell. Training masks are rasterised at the stride (exactly aligned), so
-the drift only hit inference: a teacher that read 48.6 E2E at short side 360 read 43.0 at 358
-(48.1 aligned), and DLD's student views (scale × teacher view) are rarely multiples of 4.
+cells by up to half a cell; here each cell reads its own first pixel, aligned at any size
+(docs/method.md, "Masked RoI features").
 """
 from typing import List, Optional, Sequence
 

@@ -22,7 +22,8 @@ class BidirectionalLSTM(nn.Module):
 
 
 class SequenceModule(nn.Module):
-    """DLD_SPEC §1.6(c): `num_blocks` BiLSTM blocks, N×L×C → N×L×C (the context feature)."""
+    """`num_blocks` BiLSTM blocks, N×L×C → N×L×C: the context feature (docs/method.md,
+    "Architecture")."""
 
     def __init__(self, channels: int = 256, hidden_size: int = None, num_blocks: int = 2):
         super().__init__()

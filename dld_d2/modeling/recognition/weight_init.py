@@ -1,4 +1,5 @@
-"""Initialisation of the recognition branch (DLD_SPEC §1.6; DAVAR's `init_weights`)."""
+"""Initialisation of the recognition branch (docs/method.md, "Architecture"; DAVAR's
+`init_weights`)."""
 import torch.nn as nn
 
 
