@@ -1,6 +1,7 @@
 """tools/synthetic_demo.py's pipeline steps, without running them."""
 import argparse
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,12 @@ def test_summary_lists_the_fixed_students_curve_by_text_size():
     assert by_size[2] == "| teacher | 52.0 | - | 30.0 | - |"
     assert by_size[3] == "| fixed student, tested at 0.8 | 44.8 | 0.80 | 45.8 | - |"
     assert not any("no sizes" in line for line in by_size)
+
+
+def test_committed_paths_are_relative_to_the_repository(tmp_path):
+    # The committed summary must not hold the absolute paths of the machine that made it.
+    demo = _demo_module()
+    inside = os.path.join(demo.REPO, "output", "demo", "teacher", "model_final.pth")
+    assert demo.shown_path(inside) == os.path.join("output", "demo", "teacher", "model_final.pth")
+    assert demo.shown_path(demo.REPO + "/output/demo") == os.path.join("output", "demo")
+    assert demo.shown_path(str(tmp_path / "w.pth")) == str(tmp_path / "w.pth")  # outside: as given

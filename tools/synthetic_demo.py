@@ -235,6 +235,9 @@ def main(argv=None):
         for r in rows:
             r["latency_ms"] = latency[r["name"]]["latency_ms_mean"]
 
+    # Paths as a reader of the committed results can follow them: relative to the repository.
+    rows = [{**r, "config": shown_path(r["config"]), "weights": shown_path(r["weights"])}
+            for r in rows]
     summary = {"test_set": test_set, "teacher_trained": not args.teacher_weights,
                "minutes": run.minutes, "reused": run.reused, "rows": rows, "curves": curves}
     with open(os.path.join(out, "summary.json"), "w") as f:
@@ -243,10 +246,17 @@ def main(argv=None):
     if not args.teacher_only:
         plot(summary, os.path.join(out, "hmean_vs_gflops.png"))
         lines += ["", "![E2E hmean against GFLOPs](hmean_vs_gflops.png)"]
-    lines += ["", f"Training scenes: `{out}/samples/`; demo outputs: `{out}/demo/`."]
+    lines += ["", f"Training scenes: `{shown_path(out)}/samples/`; demo outputs: "
+              f"`{shown_path(out)}/demo/`."]
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def shown_path(path):
+    """`path` relative to the repository when it lies inside it, else as it is."""
+    rel = os.path.relpath(os.path.abspath(path), REPO)
+    return path if rel == ".." or rel.startswith(".." + os.sep) else rel
 
 
 def summary_markdown(summary):
