@@ -18,12 +18,17 @@ from pathlib import Path
 
 BUILTIN_CHARSET = Path(__file__).with_name("character_list.txt")
 
+# The recognition token ids, defined here only; the recognition branch imports them.
+GO_ID = 0  # start token, fed to the decoder at its first step
+EOS_ID = 1  # end of sequence; a real target of the recognition loss
+PAD_ID = GO_ID  # fills encoded rows after EOS and finished beams; ignored by the loss, never emitted
+
 
 class Vocabulary:
     """An ordered character set with the GO/EOS convention of the recognition branch."""
 
-    GO = 0  # start token; also the padding value of encoded rows
-    EOS = 1  # end of sequence; a real target of the recognition loss
+    GO = GO_ID  # start token; also the padding value of encoded rows
+    EOS = EOS_ID  # end of sequence; a real target of the recognition loss
     NUM_SPECIAL = 2
 
     def __init__(self, chars, source="<list>"):

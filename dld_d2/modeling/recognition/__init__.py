@@ -4,7 +4,8 @@ P2 → masked RoI features (N×C×8×32) → LightCRNN → 2×BiLSTM context (N�
 decoder (N×33×classes), and its losses (docs/method.md, "Architecture" and "Masked RoI
 features"). Detectron2 builds it through `dld_d2.modeling.text_head`.
 """
-from .attention_decoder import EOS_ID, GO_ID, AttentionCell, AttentionDecoder, DecodedText, decode_greedy
+from ...data.vocabulary import EOS_ID, GO_ID  # re-exported: the token ids of the decoded texts
+from .attention_decoder import AttentionCell, AttentionDecoder, DecodedText, decode_greedy
 from .beam_search import beam_search_fixed_rows
 from .branch import RecognitionBranch, RecognitionOutputs
 from .encoder import SEQUENCE_LENGTH, LightCRNN

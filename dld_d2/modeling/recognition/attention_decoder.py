@@ -18,11 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .beam_search import PAD_ID, beam_step, init_beam, rank_beams
+from ...data.vocabulary import EOS_ID, GO_ID, PAD_ID
+from .beam_search import beam_step, init_beam, rank_beams
 from .weight_init import init_recognition_weights
-
-GO_ID = 0
-EOS_ID = 1
 
 
 class DecodedText(NamedTuple):

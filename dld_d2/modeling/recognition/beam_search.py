@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch
 
-PAD_ID = 0
+from ...data.vocabulary import PAD_ID
 
 
 class BeamState(NamedTuple):
