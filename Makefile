@@ -8,7 +8,7 @@ PYTHON ?= python3
 setup:
 	$(PYTHON) -m pip install -q -r requirements.txt
 	$(PYTHON) -m pip install -q --no-deps --no-build-isolation -e .
-	@$(PYTHON) -c "from dld_d2.utils.env import detectron2_import_error as e; r = e(); \
+	@$(PYTHON) -c "from dld_d2.environment import detectron2_import_error as e; r = e(); \
 	print('detectron2: OK' if r is None else 'detectron2 is NOT installed (' + r + '). It is not on PyPI: install it from its source (README.md, Install). Tests that need it will be skipped.')"
 
 test: setup

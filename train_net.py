@@ -29,7 +29,7 @@ from dld_d2.engine import (  # noqa: E402
     close_process_group,
     cpu_ddp_support,
 )
-from dld_d2.utils.flops import FlopCountingModel  # noqa: E402
+from dld_d2.evaluation.flops import FlopCountingModel  # noqa: E402
 
 
 class Trainer(DefaultTrainer):

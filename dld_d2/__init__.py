@@ -6,7 +6,7 @@ modules, evaluation protocol) works and nothing is registered; where Detectron2 
 but cannot be used (it fails to import, or torchvision's ops do not load), the import warns
 once, saying what failed and that nothing was registered.
 """
-from .utils.env import detectron2_available, warn_if_detectron2_unusable
+from .environment import detectron2_available, warn_if_detectron2_unusable
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""dld_d2.utils.flops, tools/get_flops.py and tools/benchmark.py on tiny models and images."""
+"""dld_d2.evaluation.flops, tools/get_flops.py and tools/benchmark.py on tiny models and images."""
 import json
 import os
 import subprocess
@@ -23,7 +23,7 @@ d2 = pytest.mark.detectron2
 def _fvcore_count(module, *inputs):
     from fvcore.nn import FlopCountAnalysis
 
-    from dld_d2.utils.flops import lstm_flop_jit
+    from dld_d2.evaluation.flops import lstm_flop_jit
 
     fca = FlopCountAnalysis(module, inputs).set_op_handle("aten::lstm", lstm_flop_jit)
     fca.unsupported_ops_warnings(False)
@@ -116,7 +116,7 @@ def _image(h, w, seed=0):
 @d2
 @pytest.mark.parametrize("score_thresh", [0.0, 1.0], ids=["detections", "no-detections"])
 def test_gflops_count_the_real_inference_path(score_thresh):
-    from dld_d2.utils.flops import count_inference, inference_gflops
+    from dld_d2.evaluation.flops import count_inference, inference_gflops
 
     model = _spotter(score_thresh)
     model.roi_heads.eval()  # a submodule kept in eval mode in a training model (a frozen teacher)
@@ -142,7 +142,7 @@ def test_gflops_count_the_real_inference_path(score_thresh):
 
 @d2
 def test_gflops_with_detections_exceed_those_without():
-    from dld_d2.utils.flops import inference_gflops
+    from dld_d2.evaluation.flops import inference_gflops
 
     (with_dets,) = inference_gflops(_spotter(0.0), [_image(256, 320)])
     (without,) = inference_gflops(_spotter(1.0), [_image(256, 320)])
@@ -151,7 +151,7 @@ def test_gflops_with_detections_exceed_those_without():
 
 @d2
 def test_flop_counting_model_adds_gflops():
-    from dld_d2.utils.flops import FlopCountingModel, inference_gflops
+    from dld_d2.evaluation.flops import FlopCountingModel, inference_gflops
 
     model = _spotter(0.0)
     wrapped = FlopCountingModel(model).eval()
@@ -185,7 +185,7 @@ class _Decides(nn.Module):
 
 @d2
 def test_work_behind_python_decisions_counts():
-    from dld_d2.utils.flops import count_inference
+    from dld_d2.evaluation.flops import count_inference
 
     # The tracer alone would drop the selector (its output is not in the graph's outputs).
     (c,) = count_inference(_Decides(), [{"image": torch.randn(4, 10)}])
@@ -243,7 +243,7 @@ def test_get_flops_tool(env, tmp_path, monkeypatch):
     from detectron2.data import build_detection_test_loader
 
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
-    from dld_d2.utils.flops import inference_gflops
+    from dld_d2.evaluation.flops import inference_gflops
 
     model = _spotter(0.0)
     DetectionCheckpointer(model, save_dir=str(tmp_path)).save("model")
@@ -310,3 +310,21 @@ def test_benchmark_names_missing_weights(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert f"model 'a': weights {tmp_path / 'missing.pth'} not found" in proc.stderr
+
+
+@d2
+def test_get_flops_names_missing_weights(tmp_path):
+    proc = subprocess.run([sys.executable, "tools/get_flops.py", "--config-file", QUICK,
+                           "MODEL.WEIGHTS", str(tmp_path / "missing.pth")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"{QUICK}: weights {tmp_path / 'missing.pth'} not found" in proc.stderr
+
+
+@d2
+def test_build_trained_model_raises_on_missing_weights(tmp_path):
+    from dld_d2.checkpoint.trained_model import build_trained_model
+
+    # An exception the caller can handle, not an exit from inside the library.
+    with pytest.raises(FileNotFoundError, match="model 'a': weights .*missing.pth not found"):
+        build_trained_model(QUICK, [], weights=str(tmp_path / "missing.pth"), name="a")

@@ -45,7 +45,7 @@ with warnings.catch_warnings(record=True) as caught:
     from dld_d2.evaluation import evaluate  # the core works either way
     from dld_d2.data.vocabulary import Vocabulary
     assert len(Vocabulary.builtin()) == 97
-from dld_d2.utils.env import detectron2_available, detectron2_installed
+from dld_d2.environment import detectron2_available, detectron2_installed
 print(json.dumps({
     "warnings": [str(w.message) for w in caught
                  if issubclass(w.category, RuntimeWarning) and "dld_d2" in str(w.message)],

@@ -116,15 +116,15 @@ def _load_with_synthetic_demo(path, tmp_path):
     _tool("synthetic_demo")._load_cfg(str(path), [])
 
 
-def _load_with_measurement(path, tmp_path):
-    from dld_d2.utils.measurement import build_trained_model
+def _load_with_trained_model(path, tmp_path):
+    from dld_d2.checkpoint.trained_model import build_trained_model
 
     build_trained_model(str(path), [])
 
 
 @pytest.mark.parametrize("load", [_load_with_get_cfg, _load_with_train_net, _load_with_demo,
                                   _load_with_visualize_data, _load_with_synthetic_demo,
-                                  _load_with_measurement], ids=lambda f: f.__name__[11:])
+                                  _load_with_trained_model], ids=lambda f: f.__name__[11:])
 def test_yaml_payload_never_runs(load, evil_yaml, tmp_path):
     path, marker = evil_yaml
     with pytest.raises(Exception) as info:
@@ -170,7 +170,7 @@ def _load_pkl_as_teacher(path):
 
 
 def _load_pkl_for_measurement(path):
-    from dld_d2.utils.measurement import build_trained_model
+    from dld_d2.checkpoint.trained_model import build_trained_model
 
     build_trained_model(QUICK, [], weights=str(path))
 

@@ -6,7 +6,7 @@ pytestmark = pytest.mark.detectron2
 
 
 def test_dollar_signs_are_drawn_not_parsed_as_mathtext():
-    from dld_d2.utils.visualizer import draw_text_instances
+    from dld_d2.visualization import draw_text_instances
 
     image = np.full((120, 200, 3), 255, np.uint8)
     polygons = [[10, 10, 90, 10, 90, 40, 10, 40], [100, 60, 190, 60, 190, 100, 100, 100]]

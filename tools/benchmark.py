@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from dld_d2.utils.env import detectron2_import_error
+from dld_d2.environment import detectron2_import_error
 
 
 def _name_value(text):
@@ -107,8 +107,10 @@ def main(argv=None):
     from detectron2.data import DatasetCatalog
     from detectron2.utils.logger import setup_logger
 
+    from dld_d2.checkpoint.trained_model import build_trained_model
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
-    from dld_d2.utils.measurement import build_trained_model, input_short_side, write_reports
+    from dld_d2.evaluation.flops import input_short_side
+    from dld_d2.evaluation.reports import write_reports
 
     logger = setup_logger(name="dld_d2")
     if args.threads is not None:
@@ -118,7 +120,10 @@ def main(argv=None):
 
     models = []
     for name, config in args.model:
-        cfg, model = build_trained_model(config, args.opts, weights.get(name), name)
+        try:
+            cfg, model = build_trained_model(config, args.opts, weights.get(name), name)
+        except FileNotFoundError as e:
+            sys.exit(str(e))
         models.append({"name": name, "config_file": config, "cfg": cfg, "model": model})
 
     dataset = args.dataset or models[0]["cfg"].DATASETS.TEST[0]

@@ -25,7 +25,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dld_d2.utils.env import detectron2_import_error  # noqa: E402
+from dld_d2.environment import detectron2_import_error  # noqa: E402
 
 TARGET_IMAGES_PER_S = 30.0
 

@@ -99,7 +99,7 @@ def main(argv=None):
     from dld_d2.checkpoint.checkpointer import TextSpotterCheckpointer
     from dld_d2.config import get_cfg
     from dld_d2.data.image_io import UnreadableImageError, read_image
-    from dld_d2.utils.visualizer import draw_text_instances
+    from dld_d2.visualization import draw_text_instances
 
     logger = setup_logger(name="dld_d2")
     cfg = get_cfg()

@@ -6,9 +6,9 @@
         --output flops.json --md flops.md MODEL.WEIGHTS output/synth_teacher/model_final.pth
 
 Each image is traced on its own (batch 1) at the config's test size with the real detections
-(`dld_d2.utils.flops`); the unit is fvcore GFLOPs (= GMACs, / 1e9). Prints mean ± std GFLOPs,
-the mean network-input short side, the mean GFLOPs of the main submodules and, for models whose
-outputs carry the chosen "scale" (DLD), a table by scale. Detections depend on the weights: give
+(`dld_d2.evaluation.flops`); the unit is fvcore GFLOPs (= GMACs, / 1e9). Prints mean ± std
+GFLOPs, the mean network-input short side, the mean GFLOPs of the main submodules and, for models
+whose outputs carry the chosen "scale" (DLD), a table by scale. Detections depend on the weights: give
 the trained ones (MODEL.WEIGHTS), as the count of an untrained model is not the model's cost.
 """
 import argparse
@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from dld_d2.utils.env import detectron2_import_error
+from dld_d2.environment import detectron2_import_error
 
 MD_MODULE_SHARE = 0.02
 
@@ -45,8 +45,7 @@ def measure(model, loader, num_images, logger=None):
     the outputs carry it, scale), the GFLOPs per submodule summed over the images, and the
     uncounted ops with their number of calls.
     """
-    from dld_d2.utils.flops import count_inference
-    from dld_d2.utils.measurement import input_short_side
+    from dld_d2.evaluation.flops import count_inference, input_short_side
 
     records = []
     by_module = defaultdict(float)
@@ -165,11 +164,15 @@ def main(argv=None):
     from detectron2.data import build_detection_test_loader
     from detectron2.utils.logger import setup_logger
 
+    from dld_d2.checkpoint.trained_model import build_trained_model
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
-    from dld_d2.utils.measurement import build_trained_model, write_reports
+    from dld_d2.evaluation.reports import write_reports
 
     logger = setup_logger(name="dld_d2")
-    cfg, model = build_trained_model(args.config_file, args.opts)
+    try:
+        cfg, model = build_trained_model(args.config_file, args.opts)
+    except FileNotFoundError as e:
+        sys.exit(str(e))
     dataset = args.dataset or cfg.DATASETS.TEST[0]
     loader = build_detection_test_loader(cfg, dataset, mapper=TextSpottingDatasetMapper(cfg, False))
 

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from dld_d2.utils.env import detectron2_import_error
+from dld_d2.environment import detectron2_import_error
 
 
 def parse_args(argv=None):
@@ -67,7 +67,7 @@ def draw_annotations(dic, metadata, scale=1.0):
     Raises `UnreadableImageError` (naming the file) if the image cannot be decoded.
     """
     from dld_d2.data.image_io import read_image
-    from dld_d2.utils.visualizer import draw_text_instances
+    from dld_d2.visualization import draw_text_instances
 
     img = read_image(dic["file_name"], "RGB")
     annos = dic.get("annotations", [])
@@ -83,7 +83,7 @@ def draw_mapped(record, metadata, vocabulary, image_format, scale=1.0):
     """A `VisImage` of a training-mapper output: augmented image, instance polygons and texts."""
     from detectron2.data import detection_utils as utils
 
-    from dld_d2.utils.visualizer import draw_text_instances
+    from dld_d2.visualization import draw_text_instances
 
     img = utils.convert_image_to_rgb(record["image"].permute(1, 2, 0).numpy(), image_format)
     inst = record["instances"]

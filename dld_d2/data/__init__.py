@@ -1,5 +1,5 @@
 """Data layer: vocabulary, annotation formats, synthetic scenes (core) and Detectron2 glue."""
-from ..utils.env import detectron2_available, warn_if_detectron2_unusable
+from ..environment import detectron2_available, warn_if_detectron2_unusable
 
 if detectron2_available():
     from . import builtin  # noqa: F401  (registers the datasets)

@@ -1,6 +1,9 @@
 """Evaluation: the ICDAR end-to-end / word-spotting protocol, lexicons and submission zips.
 
 Pure Python (numpy, shapely, rapidfuzz); importing this package never imports detectron2.
+Imported from their modules: the evaluator run inside training (`text_evaluator`, Detectron2
+glue), fvcore GFLOPs of the inference path (`flops`, torch) and the measurement tools' json and
+markdown reports (`reports`).
 """
 from .lexicon import (
     LEXICON_KINDS,

@@ -1,6 +1,6 @@
 """Models: the pure-torch recognition and DLD cores and their Detectron2 glue (registered on
 import): `TextSpotter`, `TextSpottingROIHeads`, the text head registry and `DLDSpotter`."""
-from ..utils.env import detectron2_available
+from ..environment import detectron2_available
 
 if detectron2_available():
     from . import narrow_resnet  # noqa: F401

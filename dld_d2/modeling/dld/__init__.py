@@ -8,7 +8,7 @@ meta-architecture `DLDSpotter` (`meta_arch`), the low-resolution view of a batch
 (`lowres_batch`), the selector registry (`selector_registry`) and the selector objectives
 (`objectives`).
 """
-from ...utils.env import detectron2_available
+from ...environment import detectron2_available
 from .distillation import RecognitionDistillation, feature_kd_loss, sequence_kd_loss, teacher_paths, token_kl_loss
 from .lowres import scale_short_sides
 from .penalty import ResolutionPenalty, resolution_penalty

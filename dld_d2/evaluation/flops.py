@@ -16,6 +16,9 @@ see `lstm_flop_jit`), normalisation, upsampling, grid sampling. Not counted (fvc
 convention, all small next to the convolutions): element-wise ops and activations, RoIAlign, NMS,
 top-k, the masked RoI gather of the recognition branch, and Detectron2's mask pasting (a scripted
 function, opaque to the trace). `FlopCount.uncounted_ops` lists what a trace left out.
+
+`input_short_side` is the short side of the network input that an inference ran at, which the
+GFLOPs and latency reports give beside each count.
 """
 import math
 from typing import Dict, List, NamedTuple
@@ -24,7 +27,10 @@ import torch
 import torch.nn as nn
 from fvcore.nn.jit_handles import get_shape
 
-__all__ = ["FlopCount", "FlopCountingModel", "count_inference", "inference_gflops", "lstm_flop_jit"]
+__all__ = [
+    "FlopCount", "FlopCountingModel", "count_inference", "inference_gflops", "input_short_side",
+    "lstm_flop_jit",
+]
 
 
 def lstm_flop_jit(inputs, outputs) -> int:
@@ -152,6 +158,13 @@ def inference_gflops(model: nn.Module, batched_inputs: List[Dict]) -> List[float
     See the module docstring for what is counted.
     """
     return [c.gflops for c in count_inference(model, batched_inputs)]
+
+
+def input_short_side(inp: Dict, out: Dict) -> int:
+    """Short side of what the network saw: a DLD model's `input_size` (its student's view),
+    else the mapped image. Sizes from a traced run are tensors, from an eager one ints."""
+    size = out.get("input_size", inp["image"].shape[-2:])
+    return int(min(int(v) for v in size))
 
 
 class FlopCountingModel(nn.Module):
