@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dld_d2.utils.env import detectron2_import_error
+from dld_d2.environment import detectron2_import_error
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,3 +111,23 @@ def ic13(eval_data):
     gt, fmt = read_gt_zip(gt_zip)
     preds = read_submission_zip(eval_data / "preds" / "mango_r50_ic13_none.zip", gt_zip, fmt)
     return gt, preds
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_teacher(tmp_path_factory):
+    """(run folder, environment) of the quick teacher schedule trained by train_net.py: 4 steps,
+    checkpoints after 2 and 4, evaluated at the end on the tiny test split."""
+    import subprocess
+    import sys
+
+    if detectron2_import_error() is not None:
+        pytest.skip("detectron2 is not installed")
+    out = tmp_path_factory.mktemp("tiny_teacher")
+    env = dict(os.environ, DLD_D2_CACHE=str(tmp_path_factory.mktemp("cache")), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "train_net.py", "--config-file",
+         "configs/quick_schedules/teacher_instant_test.yaml", "OUTPUT_DIR", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, env

@@ -74,6 +74,11 @@ def _small(cmd, tmp):
         args += SMALL + ["OUTPUT_DIR", str(tmp / config)]
     elif args[:2] in (["python", "tools/get_flops.py"], ["python", "tools/benchmark.py"]):
         args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
+    elif args[:2] == ["python", "tools/learning_curve.py"]:
+        args[args.index("--output") + 1] = str(tmp / "curve")
+    elif args[:2] == ["python", "tools/analyze_reading.py"]:
+        args[args.index("--output-dir") + 1] = str(tmp / "reading")
+        args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
     elif args[:2] == ["python", "tools/visualize_data.py"]:
         args += ["DATASETS.TRAIN", '("dld_synthetic_tiny_train",)']
         args[args.index("--output-dir") + 1] = str(tmp / "vis")
@@ -93,7 +98,8 @@ def test_every_readme_command_runs(tmp_path, eval_data_location):
     # Order matters: training writes the weights that distillation, --eval-only and the tools
     # read, and visualize_data writes the images the demo reads.
     def order(c):  # trainings, then distillations (they read a teacher), then what reads weights
-        if any(k in c for k in ("--eval-only", "tools/demo.py", "get_flops", "benchmark.py")):
+        if any(k in c for k in ("--eval-only", "tools/demo.py", "get_flops", "benchmark.py",
+                                "analyze_reading", "learning_curve")):
             return 2
         return 1 if "TEACHER_WEIGHTS" in c else 0
 
@@ -121,3 +127,5 @@ def test_every_readme_command_runs(tmp_path, eval_data_location):
     assert summary["rows"][0]["what"].startswith("teacher at S-288")
     assert summary["rows"][0]["mean_input_short_side"] > summary["rows"][1]["mean_input_short_side"]
     assert list((tmp_path / "spotted").glob("*.json"))
+    assert (tmp_path / "reading" / "reading.md").is_file()
+    assert (tmp_path / "curve" / "curve.md").is_file()
