@@ -26,6 +26,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from shapely.geometry import Polygon
 
+from .formats.common import BOX_MODE_XYXY_ABS
+
 # Bump whenever a change alters any rendered pixel or annotation: it is part of the per-image
 # seed and of the cache key, so old caches are never mixed with new renders.
 GENERATOR_VERSION = 3
@@ -631,10 +633,6 @@ def _degrade(rng, img):
     noise = rng.standard_normal(img.shape[:2], dtype=np.float32) * np.float32(sigma)
     img = img + noise[..., None]
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
-
-
-# Detectron2's BoxMode.XYXY_ABS (no detectron2 import in the core).
-BOX_MODE_XYXY_ABS = 0
 
 
 def _annotation(word: _Word, ox: int, oy: int) -> dict:

@@ -8,16 +8,10 @@ Each dict: {"file_name": str|None, "image_id": str, "height": int|None, "width":
 are floats. `iscrowd=1` marks don't-care instances: text "###", a don't-care flag in the source,
 text longer than `max_text_len`, zero-area polygon.
 
-Formats (`fmt`):
-    ic13            `xmin ymin xmax ymax "text"`, `xmin,ymin,xmax,ymax,"text"` (quoted text is
-                    unescaped) and the end-to-end quad form `x1,y1,...,x4,y4,text`
-    ic15            `x1,y1,...,x4,y4,text` (text = everything after the 8th comma)
-    mlt17           `x1,y1,...,x4,y4,script,text`
-    totaltext       original `x: [[...]], y: [[...]], ornt: [...], transcriptions: [...]`
-                    (records may wrap over lines; transcription "#" -> "###")
-    totaltext_poly  `x1,y1,...,xn,yn,text` (text = last comma field; DAVAR evaluation zip)
-    adet            `x1,y1,...,xn,yn,####text` (AdelaiDet/TESTR evaluation zip, `%07d.txt`)
-    davar_json      DAVAR JSON datalist (docs/data.md, "Annotation formats")
+Formats (`fmt`): FORMATS, each registered with a one-line description, its parser and its
+detection hooks by one `register_format` call in its module (icdar, totaltext, adet,
+davar_json); registry.py says what a registration holds, docs/data.md describes the formats.
+
 A source is one file, a folder of `*.txt` GT files, or a zip of them. `image_id` is the image
 stem taken from the GT name (gt_img_12.txt -> img_12, gt_100.txt -> 100, poly_gt_img12.txt ->
 img12, 0000012.txt -> 0000012); with `image_root`, the image is `<image_id>.<jpg|png|...>` there.
@@ -53,24 +47,27 @@ Bad input policy (every skip and flag is counted in the LoadReport and logged on
     non-*.txt entries of a folder/zip     ignored, counted (LoadReport.ignored_entries)
 `strict=True` turns every skip into an AnnotationError naming the file and line.
 """
-from .common import (
-    BOX_MODE_XYXY_ABS,
-    DONT_CARE_TEXT,
-    FORMATS,
-    AnnotationError,
-    LoadReport,
-)
+# Each format module registers its formats on import; this order is the order of FORMATS.
+from . import icdar, totaltext, adet, davar_json  # noqa: F401  isort: skip
+from . import registry
+from .common import BOX_MODE_XYXY_ABS, DONT_CARE_TEXT, AnnotationError, LoadReport
 from .detect import detect_format
 from .loader import load_annotations
+from .registry import AnnotationFormat, register_format, unregister_format
 from .sources import image_id_from_gt_name
+
+FORMATS = registry.names()  # the built-in formats
 
 __all__ = [
     "BOX_MODE_XYXY_ABS",
     "DONT_CARE_TEXT",
     "FORMATS",
     "AnnotationError",
+    "AnnotationFormat",
     "LoadReport",
     "detect_format",
     "image_id_from_gt_name",
     "load_annotations",
+    "register_format",
+    "unregister_format",
 ]

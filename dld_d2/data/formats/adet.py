@@ -6,6 +6,7 @@ the image name in the sorted test list for Total-Text (docs/evaluation.md, "Grou
 the image id is the entry stem itself.
 """
 from .polygon_lines import parse_polygon_line
+from .registry import register_format
 
 SEPARATOR = ",####"
 
@@ -14,3 +15,13 @@ def parse_adet_line(line):
     """(coords, text) of one ADET GT line."""
     coords, _, text = parse_polygon_line(line, separator=SEPARATOR)
     return coords, text
+
+
+# ",####" is the most distinctive line form: detected first.
+register_format(
+    "adet",
+    "`x1,y1,...,xn,yn,####text` (AdelaiDet/TESTR evaluation zip, `%07d.txt`)",
+    parse_line=parse_adet_line,
+    check_line=parse_adet_line,
+    rank=10,
+)

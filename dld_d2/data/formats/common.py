@@ -9,8 +9,6 @@ logger = logging.getLogger("dld_d2.data")
 # == detectron2.structures.BoxMode.XYXY_ABS (kept as a plain int so this layer has no detectron2).
 BOX_MODE_XYXY_ABS = 0
 
-FORMATS = ("ic13", "ic15", "mlt17", "totaltext", "totaltext_poly", "adet", "davar_json")
-
 DONT_CARE_TEXT = "###"
 
 # Skip reasons (what was not loaded).

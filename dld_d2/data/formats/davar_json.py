@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from .common import MALFORMED, MALFORMED_ENTRY, AnnotationError, RawInstance, Skip
 from .polygon_lines import parse_numbers
+from .registry import register_format
 from .sources import decode_text
 
 COMMENT_KEY = "###"
@@ -144,3 +145,11 @@ def _read_entry(key, entry, origin):
             coords = [x0, y0, x1, y0, x1, y1, x0, y1]
         items.append(RawInstance(where, coords, text, care=care))
     return JsonImage(key, "", origin, height, width, items)
+
+
+register_format(
+    "davar_json",
+    'DAVAR JSON datalist (docs/data.md, "Annotation formats")',
+    read_datalist=read_davar_json,
+    sniff=lambda head: head.startswith("{"),
+)

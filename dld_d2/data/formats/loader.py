@@ -5,32 +5,21 @@ from shapely.geometry import Polygon
 from shapely.validation import make_valid
 
 from . import common as c
-from .adet import parse_adet_line
-from .davar_json import read_davar_json
 from .detect import detect_format
-from .icdar import parse_ic13_line, parse_ic15_line, parse_mlt17_line
 from .polygon_lines import parse_line_file
+from .registry import get_format
 from .sources import ImageIndex, gt_text, image_id_from_gt_name, image_size, iter_gt_files
-from .totaltext import parse_totaltext_file, parse_totaltext_poly_line
-
-_LINE_PARSERS = {
-    "ic13": parse_ic13_line,
-    "ic15": parse_ic15_line,
-    "mlt17": parse_mlt17_line,
-    "totaltext_poly": parse_totaltext_poly_line,
-    "adet": parse_adet_line,
-}
 
 
 def load_annotations(path, fmt=None, image_root=None, max_text_len=32, *, strict=False, clip=True):
     """Read annotations into Detectron2 dataset dicts.
 
     Args:
-        path: a GT file, a folder or zip of per-image GT files, or a DAVAR JSON datalist.
+        path: a GT file, a folder or zip of per-image GT files, or a datalist (DAVAR JSON).
         fmt: one of FORMATS, or None to detect it from the content.
         image_root: folder of the images. When given, each image must exist (else it is skipped,
             counted) and its size is read from its header; when None, file_name/height/width are
-            None (DAVAR JSON keeps its own height/width).
+            None (a datalist keeps the height/width it gives).
         max_text_len: texts longer than this are don't-care (iscrowd=1); None for no limit.
         strict: raise AnnotationError at the first skip instead of counting it.
         clip: clip coordinates to the image when its size is known.
@@ -47,16 +36,13 @@ def load_annotations(path, fmt=None, image_root=None, max_text_len=32, *, strict
         raise FileNotFoundError(f"annotations not found: {path}")
     if fmt is None:
         fmt = detect_format(path)
-    elif fmt not in c.FORMATS:
-        raise ValueError(
-            f"unknown annotation format {fmt!r}; expected one of {', '.join(c.FORMATS)}"
-        )
+    spec = get_format(fmt)
     report = c.LoadReport(source=path, fmt=fmt)
     builder = _Builder(report, max_text_len, strict, clip)
-    if fmt == "davar_json":
-        dicts = _load_davar_json(path, image_root, builder)
+    if spec.read_datalist is not None:
+        dicts = _load_datalist(path, spec.read_datalist, image_root, builder)
     else:
-        dicts = _load_gt_files(path, fmt, image_root, builder)
+        dicts = _load_gt_files(path, spec, image_root, builder)
     _raise_if_nothing_read(report, path, fmt)
     (c.logger.warning if report.skipped else c.logger.info)("%s", report.summary())
     return dicts, report
@@ -80,7 +66,7 @@ def _raise_if_nothing_read(report, path, fmt):
             )
 
 
-def _load_gt_files(path, fmt, image_root, builder):
+def _load_gt_files(path, spec, image_root, builder):
     report = builder.report
     index = ImageIndex(image_root) if image_root is not None else None
     files, report.ignored_entries = iter_gt_files(path)
@@ -105,18 +91,18 @@ def _load_gt_files(path, fmt, image_root, builder):
             except Exception as e:  # PIL raises several types for broken headers
                 builder.skip(gt.origin, c.UNREADABLE_IMAGE, f"cannot read {file_name}: {e}")
                 continue
-        if fmt == "totaltext":
-            items = parse_totaltext_file(text, gt.origin)
+        if spec.parse_file is not None:
+            items = spec.parse_file(text, gt.origin)
         else:
-            items = parse_line_file(text, gt.origin, _LINE_PARSERS[fmt])
+            items = parse_line_file(text, gt.origin, spec.parse_line)
         dicts.append(builder.image_dict(file_name, image_id, height, width, items))
     if index is not None:
         report.unannotated_images = len(index.by_stem) - len(matched)
     return dicts
 
 
-def _load_davar_json(path, image_root, builder):
-    images, bad_entries = read_davar_json(path)
+def _load_datalist(path, read_datalist, image_root, builder):
+    images, bad_entries = read_datalist(path)
     for skip in bad_entries:
         builder.skip(skip.where, skip.reason, skip.detail)
     dicts = []

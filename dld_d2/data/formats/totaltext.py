@@ -15,6 +15,9 @@ import re
 
 from .common import DONT_CARE_TEXT, MALFORMED, RawInstance, Skip
 from .polygon_lines import iter_lines, parse_numbers, parse_polygon_line
+from .registry import register_format
+
+_RECORD_START = "x:"  # every original record starts so; no other format's line does
 
 _RECORD = re.compile(
     r"x:\s*\[\[(?P<x>[^\]]*)\]\]\s*,\s*y:\s*\[\[(?P<y>[^\]]*)\]\]\s*,\s*"
@@ -60,11 +63,15 @@ def parse_totaltext_record(record):
     return coords, text, care
 
 
+def _is_record_start(head):
+    return head.startswith(_RECORD_START)
+
+
 def parse_totaltext_file(text, origin):
     """RawInstance per record of an original Total-Text file, Skip per malformed record."""
     records = []  # [first line number, joined text]
     for n, line in iter_lines(text):
-        if line.lstrip().startswith("x:") or not records:
+        if _is_record_start(line.lstrip()) or not records:
             records.append([n, line.strip()])
         else:
             records[-1][1] += " " + line.strip()  # a wrapped coordinate list
@@ -74,3 +81,30 @@ def parse_totaltext_file(text, origin):
             yield RawInstance(where, *parse_totaltext_record(record))
         except ValueError as e:
             yield Skip(where, MALFORMED, f"{e}: {record!r}")
+
+
+def _is_tt_poly(line):
+    """Detection: a polygon line; true (evidence) when the polygon is not a quad."""
+    coords, _, _ = parse_polygon_line(line)
+    if len(coords) < 6:
+        raise ValueError("fewer than 3 points")
+    return len(coords) != 8  # evidence that the quads-only formats do not fit
+
+
+register_format(
+    "totaltext",
+    "original `x: [[...]], y: [[...]], ornt: [...], transcriptions: [...]` (records may wrap "
+    'over lines; transcription "#" -> "###")',
+    parse_file=parse_totaltext_file,
+    sniff=_is_record_start,
+)
+# The last comma field as text also reads IC15 quad lines, hence the rank after the ICDAR forms
+# and, without a non-quad polygon, after IC15 itself.
+register_format(
+    "totaltext_poly",
+    "`x1,y1,...,xn,yn,text` (text = last comma field; DAVAR evaluation zip)",
+    parse_line=parse_totaltext_poly_line,
+    check_line=_is_tt_poly,
+    rank=40,
+    needs_evidence=True,
+)
