@@ -67,3 +67,16 @@ def test_learning_curve_of_a_tiny_run(tiny_trained_teacher, tmp_path):
         assert 0 <= p["det_hmean"] <= 100 and 0 <= p["e2e_none_hmean"] <= p["det_hmean"]
     assert (tmp_path / "curve.md").read_text() in proc.stdout
     assert (tmp_path / "curve.png").stat().st_size > 5000
+
+    # Called again (as during training), it reuses the points it has: a marked earlier point
+    # stays, model_final (rewritten by a resumed run) would be evaluated again.
+    points[0]["det_hmean"] = 123.0
+    (tmp_path / "curve.json").write_text(json.dumps(curve))
+    again = subprocess.run(
+        [sys.executable, str(TOOL), "--run-dir", str(run_dir), "--output", str(tmp_path),
+         "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    reused = json.loads((tmp_path / "curve.json").read_text())["points"]
+    assert [p["det_hmean"] for p in reused] == [123.0, points[1]["det_hmean"]]

@@ -6,7 +6,8 @@ training minutes it had taken (from the run's metrics.json).
 
 Evaluates model_*.pth and model_final.pth of --run-dir with the run's own config.yaml (plus KEY
 VALUE overrides) on its test set, and writes curve.json, curve.md and curve.png to --output
-(default: RUN_DIR/learning_curve). Minutes are training time only: evaluation during training
+(default: RUN_DIR/learning_curve). Called again (during training, say) with the same options,
+it evaluates only the checkpoints that are new since. Minutes are training time only: evaluation during training
 and between runs is not counted.
 """
 import argparse
@@ -84,6 +85,26 @@ def training_minutes(records, steps):
     return total / 60.0
 
 
+def earlier_points(path, args, dataset):
+    """{(steps, weights name): point} of an earlier curve.json of the same run, test set, image
+    count and overrides, so that a call during training evaluates only the new checkpoints
+    (model_final.pth is always evaluated again: a resumed run rewrites it)."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        try:
+            earlier = json.load(f)
+        except json.JSONDecodeError:
+            return {}
+    same = (earlier.get("run_dir") == args.run_dir and earlier.get("opts") == list(args.opts)
+            and earlier.get("num_images") == (args.num_images or None)
+            and earlier.get("dataset") == dataset)
+    if not same:
+        return {}
+    return {(p["steps"], p["weights"]): p for p in earlier.get("points", [])
+            if p["weights"] != "model_final.pth"}
+
+
 def markdown(curve, run_dir, dataset):
     lines = [f"# Learning curve of `{run_dir}` on `{dataset}`", "",
              "| steps | training minutes | E2E H | WS H | det H |", "|---|---|---|---|---|"]
@@ -140,6 +161,7 @@ def main(argv=None) -> int:
 
     import dld_d2  # noqa: F401  (registers the datasets and the model)
     from dld_d2.checkpoint.trained_model import build_trained_model
+    from dld_d2.config import get_cfg
 
     logger = setup_logger(name="dld_d2")
     config = args.config_file or os.path.join(args.run_dir, "config.yaml")
@@ -150,29 +172,37 @@ def main(argv=None) -> int:
     if not found:
         print(f"error: no model_*.pth in {args.run_dir}", file=sys.stderr)
         return 2
+    run_cfg = get_cfg()
+    run_cfg.merge_from_file(config)
+    run_cfg.merge_from_list(list(args.opts))
+    dataset = args.dataset or run_cfg.DATASETS.TEST[0]
     records = read_metrics(args.run_dir)
+    out = args.output or os.path.join(args.run_dir, "learning_curve")
+    done = earlier_points(os.path.join(out, "curve.json"), args, dataset)
     curve = []
     for steps, path in found:
+        if (steps, os.path.basename(path)) in done:  # evaluated by an earlier call during training
+            curve.append(done[(steps, os.path.basename(path))])
+            continue
         try:
             cfg, model = build_trained_model(config, args.opts, weights=path)
         except (FileNotFoundError, ValueError) as e:  # a checkpoint that does not fit the config
             print(f"error: {e}", file=sys.stderr)
             return 2
-        dataset = args.dataset or cfg.DATASETS.TEST[0]
         res = evaluate(cfg, model, dataset, args.num_images)
         point = {"steps": steps, "weights": os.path.basename(path),
                  "minutes": training_minutes(records, steps) if records and steps else None}
         point.update({k: float(res[k]) for k in METRICS if k in res})
         curve.append(point)
         logger.info("learning curve: %s", point)
-    out = args.output or os.path.join(args.run_dir, "learning_curve")
     os.makedirs(out, exist_ok=True)
     md = markdown(curve, args.run_dir, dataset)
     with open(os.path.join(out, "curve.md"), "w") as f:
         f.write(md)
     with open(os.path.join(out, "curve.json"), "w") as f:
         json.dump({"run_dir": args.run_dir, "config": config, "dataset": dataset,
-                   "num_images": args.num_images or None, "points": curve}, f, indent=1)
+                   "num_images": args.num_images or None, "opts": list(args.opts),
+                   "points": curve}, f, indent=1)
     plot(curve, os.path.join(out, "curve.png"), f"{os.path.basename(os.path.normpath(args.run_dir))} on {dataset}")
     print(md)
     return 0
