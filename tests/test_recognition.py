@@ -385,6 +385,35 @@ def test_branch_outputs_come_from_one_computation():
     assert branch.predict(p2, boxes, masks, beam_width=3).ids.shape == (5, 32)
 
 
+def test_wider_roi_gives_one_more_sequence_position_than_columns():
+    # MODEL.TEXT_HEAD.ROI_WIDTH: an 8×W RoI gives W + 1 positions, and a word keeps every P2
+    # column of a 64-column crop (an 8×32 RoI halves them).
+    enc = LightCRNN(16, 16)
+    assert LightCRNN.to_sequence(enc(torch.randn(2, 16, 8, 64))).shape == (2, 65, 16)
+    branch = RecognitionBranch(num_classes=97, channels=16, in_channels=8, roi_width=64)
+    feat = _ramp(20, 80, c=8)
+    # x 8..264 / 4 = 2..66, grown by 1: columns 1..67 (66 cells); y rows 1..9 (8 rows).
+    boxes = [torch.tensor([[8.0, 9.0, 264.0, 33.0]])]
+    roi = masked_roi_features(feat, boxes, None, output_size=(8, 64))
+    assert roi.shape == (1, 8, 8, 64)
+    # The ramp's value is the column: 64 outputs step ~1 column (66/64), 32 outputs skip every other.
+    step = roi[0, 0, 0].diff()
+    assert step.min() > 0.99 and step.max() < 1.1
+    narrow = masked_roi_features(feat, boxes, None)[0, 0, 0].diff()
+    assert narrow.min() > 2.0
+    targets = torch.zeros(1, 34, dtype=torch.long)
+    targets[0, :4] = torch.tensor([0, 13, 14, 1])
+    out = branch(feat, boxes, None, targets)
+    assert out.roi_features.shape == (1, 16, 8, 64) and out.context.shape == (1, 65, 16)
+    assert out.logits.shape == (1, 33, 97)  # decoder steps follow the text length, not W
+    empty = branch(feat, [torch.zeros(0, 4)], None, torch.zeros(0, 34, dtype=torch.long))
+    assert empty.roi_features.shape == (0, 16, 8, 64) and empty.context.shape == (0, 65, 16)
+    branch.eval()
+    assert branch.predict(feat, boxes).ids.shape == (1, 32)
+    with pytest.raises(ValueError, match="roi_width"):
+        RecognitionBranch(roi_width=0)
+
+
 def test_branch_with_no_instances():
     branch = RecognitionBranch(num_classes=97, channels=16, in_channels=8)
     p2 = torch.randn(2, 8, 16, 40)

@@ -22,6 +22,9 @@ def add_dld_config(cfg):
     # Width of the branch: RoI conv, LightCRNN, BiLSTM and decoder (256 in the paper; smaller
     # widths make CPU training practical).
     cfg.MODEL.TEXT_HEAD.CONV_DIM = 256
+    # Width W of the 8×W masked RoI feature the branch reads (32 in the paper); the encoder gives
+    # W + 1 sequence positions, so a wider RoI keeps more columns per character of long words.
+    cfg.MODEL.TEXT_HEAD.ROI_WIDTH = 32
     # Weight of the recognition loss `loss_att`.
     cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT = 1.0
     # Decoding at inference: 1 = greedy, > 1 = beam search of that width.

@@ -31,17 +31,20 @@ class AttentionRecognitionHead(RecognitionBranch):
 
     @configurable
     def __init__(self, *, num_classes: int, channels: int, in_channels: int, max_text_len: int,
-                 aux_ctc: bool = False):
+                 aux_ctc: bool = False, roi_width: int = 32):
         super().__init__(num_classes=num_classes, channels=channels, in_channels=in_channels,
-                         max_text_len=max_text_len, aux_ctc=aux_ctc)
+                         max_text_len=max_text_len, aux_ctc=aux_ctc, roi_width=roi_width)
 
     @classmethod
     def from_config(cls, cfg, input_shape, num_classes):
         head = cfg.MODEL.TEXT_HEAD
+        if head.ROI_WIDTH < 1:
+            raise ValueError(f"MODEL.TEXT_HEAD.ROI_WIDTH must be >= 1, got {head.ROI_WIDTH}")
         return {
             "num_classes": num_classes,
             "channels": head.CONV_DIM,
             "in_channels": input_shape.channels,
             "max_text_len": head.MAX_TEXT_LEN,
             "aux_ctc": head.AUX_CTC_WEIGHT > 0,
+            "roi_width": head.ROI_WIDTH,
         }

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from .attention_decoder import AttentionDecoder, DecodedText, decode_greedy
-from .encoder import SEQUENCE_LENGTH, LightCRNN
+from .encoder import LightCRNN
 from .masked_roi import ROI_SIZE, MaskedRoIExtractor
 from .sequence import SequenceModule
 
@@ -14,7 +14,8 @@ class RecognitionOutputs(NamedTuple):
     """One computation of the branch; the distillation reads all three (teacher and student).
 
     logits: (N, T, num_classes), teacher-forced when targets were given, greedy otherwise;
-    roi_features: (N, C, 8, 32), the masked RoI feature; context: (N, 33, C), the BiLSTM output.
+    roi_features: (N, C, 8, W), the masked RoI feature (W = roi_width, 32 in the paper);
+    context: (N, W + 1, C), the BiLSTM output.
     """
 
     logits: torch.Tensor
@@ -33,17 +34,23 @@ class RecognitionBranch(nn.Module):
         max_text_len: longest text; the decoder runs max_text_len + 1 steps.
         aux_ctc: also build `ctc_head`, a per-position classifier of the context features for
             an auxiliary CTC loss in training (not in the paper; inference never uses it).
+        roi_width: width W of the 8×W RoI feature (32 in the paper); the encoder turns it into
+            W + 1 sequence positions, so wider RoIs give long words more positions per character.
     """
 
     def __init__(self, num_classes: int = 97, channels: int = 256, in_channels: Optional[int] = None,
-                 max_text_len: int = 32, aux_ctc: bool = False):
+                 max_text_len: int = 32, aux_ctc: bool = False, roi_width: int = ROI_SIZE[1]):
         super().__init__()
         in_channels = channels if in_channels is None else in_channels
         self.num_classes = num_classes
         self.channels = channels
         self.max_text_len = max_text_len
         self.num_steps = max_text_len + 1
-        self.roi_extractor = MaskedRoIExtractor(in_channels, channels)
+        if roi_width < 1:
+            raise ValueError(f"roi_width must be >= 1, got {roi_width}")
+        self.roi_size = (ROI_SIZE[0], roi_width)
+        self.sequence_length = roi_width + 1
+        self.roi_extractor = MaskedRoIExtractor(in_channels, channels, roi_width)
         self.encoder = LightCRNN(channels, channels)
         self.sequence = SequenceModule(channels, channels, num_blocks=2)
         self.decoder = AttentionDecoder(channels, channels, num_classes, self.num_steps)
@@ -60,13 +67,13 @@ class RecognitionBranch(nn.Module):
         c = self.channels
         return RecognitionOutputs(
             p2.new_zeros((0, self.num_steps, self.num_classes)) + anchor,
-            p2.new_zeros((0, c) + ROI_SIZE) + anchor,
-            p2.new_zeros((0, SEQUENCE_LENGTH, c)) + anchor,
+            p2.new_zeros((0, c) + self.roi_size) + anchor,
+            p2.new_zeros((0, self.sequence_length, c)) + anchor,
         )
 
     def encode(self, p2: torch.Tensor, boxes: List[torch.Tensor],
                masks: Optional[List[Optional[torch.Tensor]]] = None, mask_stride: int = 1):
-        """(roi_features N×C×8×32, context N×33×C) for the given instances (N ≥ 1)."""
+        """(roi_features N×C×8×W, context N×(W+1)×C) for the given instances (N ≥ 1)."""
         roi = self.roi_extractor(p2, boxes, masks, mask_stride)
         seq = LightCRNN.to_sequence(self.encoder(roi))
         return roi, self.sequence(seq)
@@ -113,6 +120,6 @@ class RecognitionBranch(nn.Module):
         Call in eval mode (BatchNorm running statistics).
         """
         if sum(int(b.shape[0]) for b in boxes) == 0:
-            return self.decode(p2.new_zeros((0, SEQUENCE_LENGTH, self.channels)), 1)
+            return self.decode(p2.new_zeros((0, self.sequence_length, self.channels)), 1)
         _, context = self.encode(p2, boxes, masks, mask_stride)
         return self.decode(context, beam_width)

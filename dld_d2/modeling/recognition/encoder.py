@@ -1,10 +1,11 @@
-"""LightCRNN: the 6-conv encoder that turns an 8×32 masked RoI feature into a 33-step sequence."""
+"""LightCRNN: the 6-conv encoder that turns an 8×W masked RoI feature into a (W+1)-step sequence
+(8×32 → 33 in the paper)."""
 import torch
 import torch.nn as nn
 
 from .weight_init import init_recognition_weights
 
-#: Sequence length produced from an 8×32 RoI feature (width 32 + 1 from the (0,1) paddings).
+#: Sequence length produced from the paper's 8×32 RoI feature (width + 1 from the (0,1) paddings).
 SEQUENCE_LENGTH = 33
 
 
@@ -17,7 +18,7 @@ def _conv_bn_relu(cin, cout, kernel, stride, padding):
 
 
 class LightCRNN(nn.Module):
-    """Conv encoder of the recognition branch, N×C×8×32 → N×C'×1×33 (docs/method.md,
+    """Conv encoder of the recognition branch, N×C×8×W → N×C'×1×(W+1) (docs/method.md,
     "Architecture").
 
     The layer order inside `convnet` equals DAVAR's `LightCRNN.ConvNet` (same Sequential indices),
@@ -30,16 +31,16 @@ class LightCRNN(nn.Module):
         layers = []
         for _ in range(4):
             layers += _conv_bn_relu(c, c, 3, 1, 1)
-        layers.append(nn.MaxPool2d(kernel_size=2, stride=(2, 1), padding=(0, 1)))  # 4×33
-        layers += _conv_bn_relu(c, c, 2, (2, 1), (0, 1))  # 2×34
-        layers += _conv_bn_relu(c, out_channels, 2, 1, 0)  # 1×33
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=(2, 1), padding=(0, 1)))  # 4×(W+1)
+        layers += _conv_bn_relu(c, c, 2, (2, 1), (0, 1))  # 2×(W+2)
+        layers += _conv_bn_relu(c, out_channels, 2, 1, 0)  # 1×(W+1)
         self.convnet = nn.Sequential(*layers)
         self.in_channels = in_channels
         self.out_channels = out_channels
         init_recognition_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: N×C×8×32 → N×C'×1×33."""
+        """x: N×C×8×W → N×C'×1×(W+1)."""
         return self.convnet(x)
 
     @staticmethod

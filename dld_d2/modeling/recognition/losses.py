@@ -30,7 +30,7 @@ def recognition_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
 def ctc_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Auxiliary CTC loss over a per-position classification of the context features.
 
-    logits: (N, S, C) one distribution per encoder position (S = 33); targets: (N, L) rows
+    logits: (N, S, C) one distribution per encoder position (S = RoI width + 1); targets: (N, L) rows
     [GO], c1..cn, [EOS], pads — the characters (ids ≥ 2) are the CTC labels and id 0, never a
     character, is the blank. Mean over instances of the per-instance loss divided by its
     length (PyTorch's "mean"); words longer than S positions contribute zero (zero_infinity).

@@ -4,7 +4,7 @@
 For every instance: box/4, grown by one feature cell, truncated and clamped; the crop of the
 feature map times the crop of the instance's own mask (downscaled to the feature stride,
 each cell reading its first pixel); transposed when taller than 1.5× its width; bilinearly
-resized (align_corners=False, no antialias) to 8×32. Degenerate crops give zeros.
+resized (align_corners=False, no antialias) to 8×32 (8×W with a wider RoI). Degenerate crops give zeros.
 
 The reference loops over instances with one `F.interpolate` each. Here the same numbers come
 from one gather per image: a bilinear resize of an integer crop is, per output pixel, a
@@ -25,7 +25,8 @@ import torch.nn as nn
 
 from .weight_init import init_recognition_weights
 
-#: Output size (H, W) of a RoI feature; the encoder's geometry depends on it.
+#: Default output size (H, W) of a RoI feature (the paper's). The encoder needs H = 8; W may vary
+#: (MODEL.TEXT_HEAD.ROI_WIDTH) and sets the sequence length W + 1.
 ROI_SIZE = (8, 32)
 #: P2 stride with respect to the network input.
 FEATURE_STRIDE = 4
@@ -192,10 +193,12 @@ def _gather_mask_values(masks, mask_geom, counts, ys, xs, device) -> torch.Tenso
 
 
 class MaskedRoIExtractor(nn.Module):
-    """3×3 conv + BN + ReLU on P2, then `masked_roi_features` → N×C×8×32 ("RoI feature")."""
+    """3×3 conv + BN + ReLU on P2, then `masked_roi_features` → N×C×8×W ("RoI feature"; W = 32
+    in the paper)."""
 
-    def __init__(self, in_channels: int = 256, out_channels: int = 256):
+    def __init__(self, in_channels: int = 256, out_channels: int = 256, roi_width: int = ROI_SIZE[1]):
         super().__init__()
+        self.output_size = (ROI_SIZE[0], roi_width)
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
         self.bn = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
@@ -212,6 +215,6 @@ class MaskedRoIExtractor(nn.Module):
         """p2: (B, C_in, H/4, W/4); boxes/masks per image as in `masked_roi_features`."""
         if sum(int(b.shape[0]) for b in boxes) == 0:
             # Nothing to crop: skip the full-map conv (callers keep parameters in the graph).
-            return p2.new_zeros((0, self.out_channels) + ROI_SIZE)
+            return p2.new_zeros((0, self.out_channels) + self.output_size)
         feat = self.relu(self.bn(self.conv(p2)))
-        return masked_roi_features(feat, boxes, masks, ROI_SIZE, FEATURE_STRIDE, mask_stride)
+        return masked_roi_features(feat, boxes, masks, self.output_size, FEATURE_STRIDE, mask_stride)
