@@ -1,5 +1,6 @@
 """Environment probes shared by the package, its tools and its tests."""
 import functools
+import sys
 import warnings
 
 
@@ -31,6 +32,16 @@ def _is_missing(e: BaseException) -> bool:
 def detectron2_import_error():
     """Return None when detectron2 (with working torchvision ops) imports, else the reason why not."""
     return _probe_detectron2()[1]
+
+
+def require_detectron2(tool_name: str) -> None:
+    """Exit with code 2, after one line on stderr saying why, when detectron2 cannot be used:
+    the tools need it and would otherwise fail later with a traceback."""
+    err = detectron2_import_error()
+    if err is not None:
+        print(f"{tool_name} needs detectron2 ({err}); install it from its source: see README.md, "
+              "Install.", file=sys.stderr)
+        sys.exit(2)
 
 
 def detectron2_available():

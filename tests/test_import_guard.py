@@ -94,3 +94,29 @@ def test_broken_torchvision_ops_warn_once():
     assert len(out["warnings"]) == 1, out["warnings"]
     message = out["warnings"][0]
     assert "torchvision::nms does not exist" in message and "Nothing was registered" in message
+
+
+# The tools that need detectron2, with the arguments their parsers require.
+_TOOLS = {
+    "analyze_reading.py": ["--config-file", "x.yaml"],
+    "benchmark.py": ["--model", "a=x.yaml"],
+    "benchmark_data.py": [],
+    "get_flops.py": ["--config-file", "x.yaml"],
+    "learning_curve.py": ["--run-dir", "x"],
+    "visualize_data.py": ["--source", "annotation", "--output-dir", "x"],
+}
+
+
+@pytest.mark.parametrize("tool", sorted(_TOOLS))
+def test_tools_without_detectron2_say_so_and_exit_2(tool):
+    missing = 'ModuleNotFoundError("No module named \'detectron2\'", name="detectron2")'
+    code = ("import runpy, sys\n" + textwrap.dedent(_FINDER.format(error=missing))
+            + f"sys.argv = [{tool!r}, *{_TOOLS[tool]!r}]\n"
+            + f"runpy.run_path('tools/{tool}', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"{tool} needs detectron2 (ModuleNotFoundError: No module named 'detectron2'); "
+        "install it from its source: see README.md, Install."
+    )

@@ -1,7 +1,8 @@
 """The reading analysis: tallies and misreadings of crafted readings (pure), and
 tools/analyze_reading.py on a tiny trained teacher, cross-checked against the evaluator."""
+import collections
+import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,69 @@ def test_analyze_reading_refuses_without_weights(tmp_path):
     )
     assert proc.returncode == 2 and "MODEL.WEIGHTS is empty" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _tool():
+    tool = REPO / "tools" / "analyze_reading.py"
+    spec = importlib.util.spec_from_file_location("analyze_reading", tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.detectron2
+def test_analyze_reading_size_edges_and_num_images(tiny_trained_teacher, tmp_path, monkeypatch):
+    import numpy as np
+    from detectron2.data import DatasetCatalog
+
+    from dld_d2.evaluation.submission import gt_from_dataset_dicts
+
+    run_dir, env = tiny_trained_teacher
+    monkeypatch.setenv("DLD_D2_CACHE", env["DLD_D2_CACHE"])
+    # The tiny scenes' own text_scale label wins over the edges: a copy of them without it.
+    name = "dld_synthetic_tiny_train_unlabelled"
+    DatasetCatalog.register(name, lambda: [{k: v for k, v in r.items() if k != "text_scale"}
+                                           for r in DatasetCatalog.get(TINY)])
+    try:
+        first = DatasetCatalog.get(name)[:3]
+        heights = [word_height(np.asarray(g.points).reshape(-1, 2)) for r in first
+                   for g in gt_from_dataset_dicts([r])[str(r["image_id"])] if not g.dont_care]
+        # Edges between the word heights, so that every bucket holds words.
+        distinct = sorted(set(heights))
+        assert len(distinct) >= 3
+        edges = (distinct[len(distinct) // 3], distinct[2 * len(distinct) // 3])
+        expected = collections.Counter(size_bucket(h, edges) for h in heights)
+        assert set(expected) == {"small", "medium", "large"}
+        assert expected != collections.Counter(size_bucket(h) for h in heights)  # not the default
+
+        opts = ["MODEL.WEIGHTS", str(run_dir / "model_final.pth"),
+                "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"]
+        assert _tool().main(["--config-file", QUICK, "--dataset", name, "--num-images", "3",
+                             "--size-edges", *map(str, edges), "--output-dir", str(tmp_path),
+                             *opts]) == 0
+    finally:
+        DatasetCatalog.remove(name)
+    report = json.loads((tmp_path / "reading.json").read_text())
+    assert report["images"] == 3
+    for cond in ("gt_masked", "gt_unmasked", "detections"):
+        tally = report["tallies"][cond]
+        assert tally[ALL]["words"] == len(heights)
+        assert {s: t["words"] for s, t in tally.items() if s != ALL} == expected
+
+
+@pytest.mark.detectron2
+def test_analyze_reading_names_a_dataset_that_cannot_be_loaded(tiny_trained_teacher, tmp_path):
+    run_dir, env = tiny_trained_teacher
+    # icdar2013_test is registered, but its annotation file is not in this (empty) data folder.
+    (tmp_path / "data").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "tools/analyze_reading.py", "--config-file", QUICK,
+         "--dataset", "icdar2013_test", "--output-dir", str(tmp_path / "out"),
+         "MODEL.WEIGHTS", str(run_dir / "model_final.pth")],
+        cwd=REPO, env=dict(env, DETECTRON2_DATASETS=str(tmp_path / "data")),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert ("dataset 'icdar2013_test' could not be loaded: FileNotFoundError: "
+            "Annotations not found") in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()

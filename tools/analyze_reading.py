@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from dld_d2.environment import detectron2_import_error
+from dld_d2.environment import require_detectron2
 
 
 def parse_args(argv=None):
@@ -34,15 +34,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    err = detectron2_import_error()
-    if err is not None:
-        print(f"analyze_reading.py needs detectron2 ({err}); see README.md, Install.", file=sys.stderr)
-        return 2
-    from detectron2.data import DatasetCatalog
+    require_detectron2("analyze_reading.py")
     from detectron2.utils.logger import setup_logger
 
     import dld_d2  # noqa: F401  (registers the datasets and the model)
-    from dld_d2.checkpoint.trained_model import build_trained_model
+    from dld_d2.checkpoint.trained_model import build_trained_model, dataset_records
+    from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
     from dld_d2.evaluation.reading_analysis import DEFAULT_SIZE_EDGES
     from dld_d2.evaluation.reading_probe import ReadingProbe, size_labeller
 
@@ -54,19 +51,14 @@ def main(argv=None) -> int:
         return 2
     name = args.dataset or cfg.DATASETS.TEST[0]
     try:
-        records = DatasetCatalog.get(name)
-    except KeyError:
-        print(f"error: dataset {name!r} is not registered", file=sys.stderr)
-        return 2
-    if args.num_images:
-        records = records[: args.num_images]
-    try:
+        records = dataset_records(name, args.num_images)
+        # The evaluator's mapper and score threshold: the probe sees what the evaluation sees.
         probe = ReadingProbe(
-            model, min_size=cfg.INPUT.MIN_SIZE_TEST, max_size=cfg.INPUT.MAX_SIZE_TEST,
-            input_format=cfg.INPUT.FORMAT, score_threshold=cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST,
+            model, TextSpottingDatasetMapper(cfg, is_train=False),
+            score_threshold=cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST,
             size_of=size_labeller(args.size_edges or DEFAULT_SIZE_EDGES),
         )
-    except ValueError as e:
+    except ValueError as e:  # an unloadable dataset, a model that is no TextSpotter, bad edges
         print(f"error: {e}", file=sys.stderr)
         return 2
     analysis = probe.run(records)

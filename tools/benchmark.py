@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from dld_d2.environment import detectron2_import_error
+from dld_d2.environment import require_detectron2
 
 
 def _name_value(text):
@@ -99,9 +99,7 @@ def markdown(report) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    err = detectron2_import_error()
-    if err is not None:
-        sys.exit(f"detectron2 is not importable ({err}); install it from its source (README.md)")
+    require_detectron2("benchmark.py")
 
     import torch
     from detectron2.data import DatasetCatalog

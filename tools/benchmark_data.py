@@ -17,7 +17,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -25,7 +24,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dld_d2.environment import detectron2_import_error  # noqa: E402
+from dld_d2.environment import require_detectron2  # noqa: E402
 
 TARGET_IMAGES_PER_S = 30.0
 
@@ -103,9 +102,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    err = detectron2_import_error()
-    if err is not None:
-        sys.exit(f"detectron2 is not importable ({err}); install it from its source (README.md)")
+    require_detectron2("benchmark_data.py")
 
     from detectron2.data import detection_utils as utils
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from dld_d2.environment import detectron2_import_error
+from dld_d2.environment import require_detectron2
 
 MD_MODULE_SHARE = 0.02
 
@@ -156,9 +156,7 @@ def markdown(report) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    err = detectron2_import_error()
-    if err is not None:
-        sys.exit(f"detectron2 is not importable ({err}); install it from its source (README.md)")
+    require_detectron2("get_flops.py")
 
     import torch
     from detectron2.data import build_detection_test_loader

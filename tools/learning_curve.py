@@ -9,6 +9,8 @@ VALUE overrides) on its test set, and writes curve.json, curve.md and curve.png 
 (default: RUN_DIR/learning_curve). Called again (during training, say) with the same options,
 it evaluates only the checkpoints that are new since. Minutes are training time only: evaluation during training
 and between runs is not counted.
+A checkpoint that does not fit the config ends the call with an error naming it, after the
+points before it are written.
 """
 import argparse
 import glob
@@ -18,7 +20,7 @@ import os
 import re
 import sys
 
-from dld_d2.environment import detectron2_import_error
+from dld_d2.environment import require_detectron2
 
 METRICS = ("e2e_none_hmean", "ws_none_hmean", "det_hmean")
 
@@ -96,7 +98,9 @@ def earlier_points(path, args, dataset):
             earlier = json.load(f)
         except json.JSONDecodeError:
             return {}
-    same = (earlier.get("run_dir") == args.run_dir and earlier.get("opts") == list(args.opts)
+    # Resolved paths: a relative and an absolute path to the same run are the same run.
+    same = (os.path.realpath(earlier.get("run_dir") or "") == os.path.realpath(args.run_dir)
+            and earlier.get("opts") == list(args.opts)
             and earlier.get("num_images") == (args.num_images or None)
             and earlier.get("dataset") == dataset)
     if not same:
@@ -136,32 +140,39 @@ def plot(curve, path, title):
     plt.close(fig)
 
 
-def evaluate(cfg, model, dataset, num_images):
-    from detectron2.data import DatasetCatalog, build_detection_test_loader
+def evaluate(cfg, model, dataset, records):
+    from detectron2.data import build_detection_test_loader
     from detectron2.evaluation import inference_on_dataset
 
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
     from dld_d2.evaluation.text_evaluator import TextSpottingEvaluator
 
-    records = DatasetCatalog.get(dataset)
-    if num_images:
-        records = records[:num_images]
     loader = build_detection_test_loader(records, mapper=TextSpottingDatasetMapper(cfg, False))
     results = inference_on_dataset(model, loader, TextSpottingEvaluator.from_config(cfg, dataset))
     return results.get("text_spotting", {})
 
 
+def write_curve(out, curve, args, config, dataset):
+    """curve.md, curve.json and curve.png in `out`; returns the markdown."""
+    os.makedirs(out, exist_ok=True)
+    md = markdown(curve, args.run_dir, dataset)
+    with open(os.path.join(out, "curve.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(out, "curve.json"), "w") as f:
+        json.dump({"run_dir": os.path.realpath(args.run_dir), "config": config, "dataset": dataset,
+                   "num_images": args.num_images or None, "opts": list(args.opts),
+                   "points": curve}, f, indent=1)
+    plot(curve, os.path.join(out, "curve.png"), f"{os.path.basename(os.path.normpath(args.run_dir))} on {dataset}")
+    return md
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    err = detectron2_import_error()
-    if err is not None:
-        print(f"learning_curve.py needs detectron2 ({err}); see README.md, Install.", file=sys.stderr)
-        return 2
+    require_detectron2("learning_curve.py")
     from detectron2.utils.logger import setup_logger
 
     import dld_d2  # noqa: F401  (registers the datasets and the model)
-    from dld_d2.checkpoint.trained_model import build_trained_model
-    from dld_d2.config import get_cfg
+    from dld_d2.checkpoint.trained_model import build_trained_model, dataset_records, trained_config
 
     logger = setup_logger(name="dld_d2")
     config = args.config_file or os.path.join(args.run_dir, "config.yaml")
@@ -172,14 +183,16 @@ def main(argv=None) -> int:
     if not found:
         print(f"error: no model_*.pth in {args.run_dir}", file=sys.stderr)
         return 2
-    run_cfg = get_cfg()
-    run_cfg.merge_from_file(config)
-    run_cfg.merge_from_list(list(args.opts))
-    dataset = args.dataset or run_cfg.DATASETS.TEST[0]
-    records = read_metrics(args.run_dir)
+    dataset = args.dataset or trained_config(config, args.opts).DATASETS.TEST[0]
+    try:
+        test_records = dataset_records(dataset, args.num_images)
+    except ValueError as e:  # not registered, or its loader failed
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    metrics = read_metrics(args.run_dir)
     out = args.output or os.path.join(args.run_dir, "learning_curve")
     done = earlier_points(os.path.join(out, "curve.json"), args, dataset)
-    curve = []
+    curve, failure = [], None
     for steps, path in found:
         if (steps, os.path.basename(path)) in done:  # evaluated by an earlier call during training
             curve.append(done[(steps, os.path.basename(path))])
@@ -187,23 +200,20 @@ def main(argv=None) -> int:
         try:
             cfg, model = build_trained_model(config, args.opts, weights=path)
         except (FileNotFoundError, ValueError) as e:  # a checkpoint that does not fit the config
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        res = evaluate(cfg, model, dataset, args.num_images)
+            failure = f"checkpoint {path} cannot be evaluated with {config}: {e}"
+            break
+        res = evaluate(cfg, model, dataset, test_records)
         point = {"steps": steps, "weights": os.path.basename(path),
-                 "minutes": training_minutes(records, steps) if records and steps else None}
+                 "minutes": training_minutes(metrics, steps) if metrics and steps else None}
         point.update({k: float(res[k]) for k in METRICS if k in res})
         curve.append(point)
         logger.info("learning curve: %s", point)
-    os.makedirs(out, exist_ok=True)
-    md = markdown(curve, args.run_dir, dataset)
-    with open(os.path.join(out, "curve.md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(out, "curve.json"), "w") as f:
-        json.dump({"run_dir": args.run_dir, "config": config, "dataset": dataset,
-                   "num_images": args.num_images or None, "opts": list(args.opts),
-                   "points": curve}, f, indent=1)
-    plot(curve, os.path.join(out, "curve.png"), f"{os.path.basename(os.path.normpath(args.run_dir))} on {dataset}")
+    # The points before a failing checkpoint are kept (a later call reuses them).
+    md = write_curve(out, curve, args, config, dataset) if curve else ""
+    if failure:
+        kept = f"the {len(curve)} point(s) before it are in {out}" if curve else "no point written"
+        print(f"error: {failure}; {kept}", file=sys.stderr)
+        return 2
     print(md)
     return 0
 

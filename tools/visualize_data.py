@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from dld_d2.environment import detectron2_import_error
+from dld_d2.environment import require_detectron2
 
 
 def parse_args(argv=None):
@@ -102,9 +102,7 @@ def _segmentation(anno):
 
 def main(argv=None):
     args = parse_args(argv)
-    err = detectron2_import_error()
-    if err is not None:
-        raise SystemExit(f"detectron2 is not importable ({err}); install it from its source")
+    require_detectron2("visualize_data.py")
 
     from detectron2.data import MetadataCatalog
     from detectron2.utils.logger import setup_logger

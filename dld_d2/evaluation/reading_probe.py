@@ -6,7 +6,6 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional
 import numpy as np
 import torch
 
-from ..data.image_io import read_image
 from .protocol import ProtocolConfig, evaluate_image
 from .reading_analysis import Reading, ReadingAnalysis, size_labeller
 from .submission import gt_from_dataset_dicts, prepare_predictions
@@ -27,19 +26,17 @@ def _check_model(model):
 class ReadingProbe:
     """Reads the care words of dataset records with a trained `TextSpotter` in eval mode.
 
-    min_size / max_size: the test resize (INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST); input_format:
-    INPUT.FORMAT; score_threshold: detections below it are not scored (as the evaluator does).
+    mapper: the evaluator's input mapper, `TextSpottingDatasetMapper(cfg, is_train=False)`, so
+    that the probe sees the images exactly as the evaluation does; score_threshold: detections
+    below it are not scored (as the evaluator does).
     """
 
-    def __init__(self, model, *, min_size: int, max_size: int, input_format: str = "RGB",
-                 score_threshold: float = 0.0, size_of: Optional[Callable] = None,
+    def __init__(self, model, mapper, *, score_threshold: float = 0.0,
+                 size_of: Optional[Callable] = None,
                  protocol: ProtocolConfig = ProtocolConfig.davar()):
-        from detectron2.data import transforms as T
-
         _check_model(model)
         self.model = model
-        self.resize = T.ResizeShortestEdge([min_size, min_size], max_size)
-        self.input_format = input_format
+        self.mapper = mapper
         self.score_threshold = score_threshold
         self.size_of = size_of or size_labeller()
         self.protocol = protocol
@@ -61,12 +58,7 @@ class ReadingProbe:
 
     def read_record(self, record: Mapping) -> Dict[str, List[Reading]]:
         """{condition: readings of the record's care words}."""
-        image = read_image(record["file_name"], format=self.input_format)
-        height, width = image.shape[:2]
-        tf = self.resize.get_transform(image)
-        resized = tf.apply_image(image)
-        inp = {"image": torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1))),
-               "height": height, "width": width}
+        inp = self.mapper(record)
         gt = gt_from_dataset_dicts([record])[str(record["image_id"])]
         care = [i for i, g in enumerate(gt) if not g.dont_care]
         points = [np.asarray(gt[i].points, np.float64).reshape(-1, 2) for i in care]
@@ -74,21 +66,24 @@ class ReadingProbe:
         texts = [gt[i].text for i in care]
         out = {}
         if care:
-            scaled = [tf.apply_coords(p.copy()) for p in points]
+            # The mapper's test transform is a shortest-edge resize and it does not return it:
+            # scale the GT as its ResizeTransform.apply_coords does, by input size / image size.
+            in_h, in_w = inp["image"].shape[-2:]
+            scale = np.array([in_w * 1.0 / inp["width"], in_h * 1.0 / inp["height"]])
+            scaled = [p * scale for p in points]
+            # One backbone pass serves both GT readings.
+            images = self.model.preprocess_image([inp])
+            p2 = self.model.backbone(images.tensor)[self.model.roi_heads.rec_in_feature]
             for condition, masked in (("gt_masked", True), ("gt_unmasked", False)):
-                read = self._read_given(inp, scaled, resized.shape[:2], masked)
+                read = self._read_given(p2, scaled, (in_h, in_w), masked)
                 out[condition] = [Reading(t, s, r) for t, s, r in zip(texts, sizes, read)]
         out["detections"] = self._read_detected(inp, record, gt, care, texts, sizes)
         return out
 
-    def _read_given(self, inp, polygons, input_hw, masked: bool) -> List[str]:
+    def _read_given(self, p2, polygons, input_hw, masked: bool) -> List[str]:
         from detectron2.structures import polygons_to_bitmask
 
-        model = self.model
-        images = model.preprocess_image([inp])
-        features = model.backbone(images.tensor)
-        heads = model.roi_heads
-        p2 = features[heads.rec_in_feature]
+        heads = self.model.roi_heads
         boxes = torch.tensor([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()]
                               for p in polygons], dtype=torch.float32, device=p2.device)
         masks = None
@@ -102,6 +97,8 @@ class ReadingProbe:
                 for ids, n in zip(decoded.ids.cpu(), decoded.lengths.tolist())]
 
     def _read_detected(self, inp, record, gt, care, texts, sizes) -> List[Reading]:
+        # The evaluator's call: TextSpotter.spot takes no precomputed features, so this pass
+        # runs the backbone again.
         inst = self.model([inp])[0]["instances"].to("cpu")
         keep = [i for i in range(len(inst)) if float(inst.scores[i]) >= self.score_threshold]
         items = [(np.asarray(inst.pred_polygons[i]).reshape(-1).tolist(), inst.pred_texts[i],
