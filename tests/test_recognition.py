@@ -414,6 +414,28 @@ def test_wider_roi_gives_one_more_sequence_position_than_columns():
         RecognitionBranch(roi_width=0)
 
 
+def test_supersampled_roi_reads_every_cell_of_a_shrunk_crop():
+    # MODEL.TEXT_HEAD.ROI_SUPERSAMPLE: a 128-column crop shrunk to 32 columns. Bilinear alone
+    # reads columns 4d+2 and 4d+3 of it; averaging a 4× finer crop reads all four.
+    from dld_d2.modeling.recognition import MaskedRoIExtractor
+
+    cols = torch.arange(140)
+    p2 = (cols % 4 == 0).float().expand(1, 1, 16, 140).contiguous()  # a 1-in-4 stripe
+    boxes = [torch.tensor([[8.0, 8.0, 512.0, 40.0]])]  # P2 columns 1..129 once grown
+    out = {}
+    for s in (1, 4):
+        ext = MaskedRoIExtractor(1, 1, supersample=s).eval()
+        with torch.no_grad():  # conv, BN and ReLU as the identity
+            ext.conv.weight.zero_()
+            ext.conv.weight[0, 0, 1, 1] = 1.0
+            out[s] = ext(p2, boxes)
+    assert out[1].shape == out[4].shape == (1, 1, 8, 32)
+    assert torch.allclose(out[1], torch.zeros(1), atol=1e-4)  # the stripe is never read
+    assert torch.allclose(out[4], torch.full((1,), 0.25), atol=1e-4)  # read at its true density
+    with pytest.raises(ValueError, match="supersample"):
+        MaskedRoIExtractor(1, 1, supersample=0)
+
+
 def test_branch_with_no_instances():
     branch = RecognitionBranch(num_classes=97, channels=16, in_channels=8)
     p2 = torch.randn(2, 8, 16, 40)

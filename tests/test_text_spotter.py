@@ -164,7 +164,7 @@ def test_auxiliary_ctc_loss_is_optional_and_weighted():
     assert values["0.5"] == pytest.approx(values["1.0"] / 2, rel=1e-5)
 
 
-def test_roi_width_from_config():
+def test_roi_width_and_supersample_from_config():
     from detectron2.utils.events import EventStorage
 
     inp = _input(["Hello"], [[10, 20, 110, 50]])
@@ -178,6 +178,13 @@ def test_roi_width_from_config():
         assert torch.isfinite(model([inp])["loss_ctc"])  # CTC over 49 positions
     with pytest.raises(ValueError, match="MODEL.TEXT_HEAD.ROI_WIDTH"):
         _model(_cfg(**{"MODEL.TEXT_HEAD.ROI_WIDTH": "0"}))
+    model = _model(_cfg(**{"MODEL.TEXT_HEAD.ROI_SUPERSAMPLE": "2"}))
+    assert model.roi_heads.rec_branch.roi_extractor.supersample == 2
+    with EventStorage():
+        reading = model.read_words(model.preprocess_image([inp]), [inp["instances"]])
+    assert reading.outputs.roi_features.shape[-2:] == (8, 32)
+    with pytest.raises(ValueError, match="MODEL.TEXT_HEAD.ROI_SUPERSAMPLE"):
+        _model(_cfg(**{"MODEL.TEXT_HEAD.ROI_SUPERSAMPLE": "0"}))
 
 
 def test_public_steps_losses_read_words_and_spot_match_forward():

@@ -25,6 +25,9 @@ def add_dld_config(cfg):
     # Width W of the 8×W masked RoI feature the branch reads (32 in the paper); the encoder gives
     # W + 1 sequence positions, so a wider RoI keeps more columns per character of long words.
     cfg.MODEL.TEXT_HEAD.ROI_WIDTH = 32
+    # s > 1: the crop is sampled bilinearly at s× that size and averaged over s×s cells, so crops
+    # shrunk more than 2× (large text) read every P2 cell; 1 = plain bilinear (the paper).
+    cfg.MODEL.TEXT_HEAD.ROI_SUPERSAMPLE = 1
     # Weight of the recognition loss `loss_att`.
     cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT = 1.0
     # Decoding at inference: 1 = greedy, > 1 = beam search of that width.

@@ -31,15 +31,19 @@ class AttentionRecognitionHead(RecognitionBranch):
 
     @configurable
     def __init__(self, *, num_classes: int, channels: int, in_channels: int, max_text_len: int,
-                 aux_ctc: bool = False, roi_width: int = 32):
+                 aux_ctc: bool = False, roi_width: int = 32, roi_supersample: int = 1):
         super().__init__(num_classes=num_classes, channels=channels, in_channels=in_channels,
-                         max_text_len=max_text_len, aux_ctc=aux_ctc, roi_width=roi_width)
+                         max_text_len=max_text_len, aux_ctc=aux_ctc, roi_width=roi_width,
+                         roi_supersample=roi_supersample)
 
     @classmethod
     def from_config(cls, cfg, input_shape, num_classes):
         head = cfg.MODEL.TEXT_HEAD
         if head.ROI_WIDTH < 1:
             raise ValueError(f"MODEL.TEXT_HEAD.ROI_WIDTH must be >= 1, got {head.ROI_WIDTH}")
+        if head.ROI_SUPERSAMPLE < 1:
+            raise ValueError(
+                f"MODEL.TEXT_HEAD.ROI_SUPERSAMPLE must be >= 1, got {head.ROI_SUPERSAMPLE}")
         return {
             "num_classes": num_classes,
             "channels": head.CONV_DIM,
@@ -47,4 +51,5 @@ class AttentionRecognitionHead(RecognitionBranch):
             "max_text_len": head.MAX_TEXT_LEN,
             "aux_ctc": head.AUX_CTC_WEIGHT > 0,
             "roi_width": head.ROI_WIDTH,
+            "roi_supersample": head.ROI_SUPERSAMPLE,
         }

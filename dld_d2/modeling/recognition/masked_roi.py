@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .weight_init import init_recognition_weights
 
@@ -196,9 +197,15 @@ class MaskedRoIExtractor(nn.Module):
     """3×3 conv + BN + ReLU on P2, then `masked_roi_features` → N×C×8×W ("RoI feature"; W = 32
     in the paper)."""
 
-    def __init__(self, in_channels: int = 256, out_channels: int = 256, roi_width: int = ROI_SIZE[1]):
+    def __init__(self, in_channels: int = 256, out_channels: int = 256, roi_width: int = ROI_SIZE[1],
+                 supersample: int = 1):
         super().__init__()
+        if supersample < 1:
+            raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.output_size = (ROI_SIZE[0], roi_width)
+        # s > 1: the crop is resized to s× the output size, then averaged over s×s cells, so a
+        # crop shrunk more than 2× reads all its cells (bilinear alone reads two per output).
+        self.supersample = supersample
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
         self.bn = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
@@ -217,4 +224,8 @@ class MaskedRoIExtractor(nn.Module):
             # Nothing to crop: skip the full-map conv (callers keep parameters in the graph).
             return p2.new_zeros((0, self.out_channels) + self.output_size)
         feat = self.relu(self.bn(self.conv(p2)))
-        return masked_roi_features(feat, boxes, masks, self.output_size, FEATURE_STRIDE, mask_stride)
+        s = self.supersample
+        if s == 1:
+            return masked_roi_features(feat, boxes, masks, self.output_size, FEATURE_STRIDE, mask_stride)
+        fine = (self.output_size[0] * s, self.output_size[1] * s)
+        return F.avg_pool2d(masked_roi_features(feat, boxes, masks, fine, FEATURE_STRIDE, mask_stride), s)
