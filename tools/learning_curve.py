@@ -159,7 +159,9 @@ def write_curve(out, curve, args, config, dataset):
     with open(os.path.join(out, "curve.md"), "w") as f:
         f.write(md)
     with open(os.path.join(out, "curve.json"), "w") as f:
-        json.dump({"run_dir": os.path.realpath(args.run_dir), "config": config, "dataset": dataset,
+        # run_dir as given (a repository-relative path stays relative in committed curves);
+        # earlier_points compares resolved paths.
+        json.dump({"run_dir": args.run_dir, "config": config, "dataset": dataset,
                    "num_images": args.num_images or None, "opts": list(args.opts),
                    "points": curve}, f, indent=1)
     plot(curve, os.path.join(out, "curve.png"), f"{os.path.basename(os.path.normpath(args.run_dir))} on {dataset}")

@@ -65,19 +65,21 @@ class ReadingProbe:
         sizes = [self.size_of(record, p) for p in points]
         texts = [gt[i].text for i in care]
         out = {}
+        # One backbone pass serves the GT readings and the end-to-end result.
+        images = self.model.preprocess_image([inp])
+        features = self.model.backbone(images.tensor)
         if care:
             # The mapper's test transform is a shortest-edge resize and it does not return it:
             # scale the GT as its ResizeTransform.apply_coords does, by input size / image size.
             in_h, in_w = inp["image"].shape[-2:]
             scale = np.array([in_w * 1.0 / inp["width"], in_h * 1.0 / inp["height"]])
             scaled = [p * scale for p in points]
-            # One backbone pass serves both GT readings.
-            images = self.model.preprocess_image([inp])
-            p2 = self.model.backbone(images.tensor)[self.model.roi_heads.rec_in_feature]
+            p2 = features[self.model.roi_heads.rec_in_feature]
             for condition, masked in (("gt_masked", True), ("gt_unmasked", False)):
                 read = self._read_given(p2, scaled, (in_h, in_w), masked)
                 out[condition] = [Reading(t, s, r) for t, s, r in zip(texts, sizes, read)]
-        out["detections"] = self._read_detected(inp, record, gt, care, texts, sizes)
+        spotted = self.model.spot(images, [inp], features)[0]["instances"].to("cpu")
+        out["detections"] = self._read_detected(spotted, record, gt, care, texts, sizes)
         return out
 
     def _read_given(self, p2, polygons, input_hw, masked: bool) -> List[str]:
@@ -96,10 +98,7 @@ class ReadingProbe:
         return [vocab.decode(ids[:n].tolist())
                 for ids, n in zip(decoded.ids.cpu(), decoded.lengths.tolist())]
 
-    def _read_detected(self, inp, record, gt, care, texts, sizes) -> List[Reading]:
-        # The evaluator's call: TextSpotter.spot takes no precomputed features, so this pass
-        # runs the backbone again.
-        inst = self.model([inp])[0]["instances"].to("cpu")
+    def _read_detected(self, inst, record, gt, care, texts, sizes) -> List[Reading]:
         keep = [i for i in range(len(inst)) if float(inst.scores[i]) >= self.score_threshold]
         items = [(np.asarray(inst.pred_polygons[i]).reshape(-1).tolist(), inst.pred_texts[i],
                   float(inst.scores[i])) for i in keep]

@@ -4,7 +4,7 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.utils.registry import Registry
 
-from .recognition import RecognitionBranch
+from .recognition import ROI_SIZE, RecognitionBranch
 
 TEXT_HEAD_REGISTRY = Registry("TEXT_HEAD")
 TEXT_HEAD_REGISTRY.__doc__ = """
@@ -31,7 +31,7 @@ class AttentionRecognitionHead(RecognitionBranch):
 
     @configurable
     def __init__(self, *, num_classes: int, channels: int, in_channels: int, max_text_len: int,
-                 aux_ctc: bool = False, roi_width: int = 32, roi_supersample: int = 1):
+                 aux_ctc: bool = False, roi_width: int = ROI_SIZE[1], roi_supersample: int = 1):
         super().__init__(num_classes=num_classes, channels=channels, in_channels=in_channels,
                          max_text_len=max_text_len, aux_ctc=aux_ctc, roi_width=roi_width,
                          roi_supersample=roi_supersample)

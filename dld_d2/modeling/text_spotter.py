@@ -1,5 +1,5 @@
 """`TextSpotter`: Mask R-CNN with a recognition branch; outputs text polygons and transcriptions."""
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
@@ -43,10 +43,13 @@ class TextSpotter(GeneralizedRCNN):
         """Teacher-forced recognition of the GT words of `targets` (no detection)."""
         return self.roi_heads.read_gt_words(self.backbone(images.tensor), targets)
 
-    def spot(self, images: ImageList, batched_inputs: List[Dict]) -> List[Dict]:
+    def spot(self, images: ImageList, batched_inputs: List[Dict],
+             features: Optional[Dict[str, torch.Tensor]] = None) -> List[Dict]:
         """Detect and read the words of `images`; coordinates of each input's "height" and
-        "width" (else of the network input), as `forward` outputs them."""
-        features = self.backbone(images.tensor)
+        "width" (else of the network input), as `forward` outputs them. `features`: the
+        backbone's output on `images` when the caller already has it."""
+        if features is None:
+            features = self.backbone(images.tensor)
         proposals, _ = self.proposal_generator(images, features, None)
         results, _ = self.roi_heads(images, features, proposals, None)
         return self._text_outputs(results, batched_inputs)

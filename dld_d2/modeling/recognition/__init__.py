@@ -1,8 +1,8 @@
 """The recognition branch of the text spotter, in pure torch (no Detectron2 import).
 
 P2 → masked RoI features (N×C×8×W, W = 32 in the paper) → LightCRNN → 2×BiLSTM context
-(N×(W+1)×C) → attention decoder (N×T×classes), and its losses (docs/method.md, "Architecture" and "Masked RoI
-features"). Detectron2 builds it through `dld_d2.modeling.text_head`.
+(N×(W+1)×C) → attention decoder (N×T×classes), and its losses (docs/method.md, "Architecture"
+and "Masked RoI features"). Detectron2 builds it through `dld_d2.modeling.text_head`.
 """
 from ...data.vocabulary import EOS_ID, GO_ID  # re-exported: the token ids of the decoded texts
 from .attention_decoder import AttentionCell, AttentionDecoder, DecodedText, decode_greedy

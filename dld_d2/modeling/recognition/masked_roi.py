@@ -4,7 +4,8 @@
 For every instance: box/4, grown by one feature cell, truncated and clamped; the crop of the
 feature map times the crop of the instance's own mask (downscaled to the feature stride,
 each cell reading its first pixel); transposed when taller than 1.5× its width; bilinearly
-resized (align_corners=False, no antialias) to 8×32 (8×W with a wider RoI). Degenerate crops give zeros.
+resized (align_corners=False, no antialias) to 8×32 (8×W with a wider RoI). Degenerate crops
+give zeros.
 
 The reference loops over instances with one `F.interpolate` each. Here the same numbers come
 from one gather per image: a bilinear resize of an integer crop is, per output pixel, a
@@ -203,8 +204,9 @@ class MaskedRoIExtractor(nn.Module):
         if supersample < 1:
             raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.output_size = (ROI_SIZE[0], roi_width)
-        # s > 1: the crop is resized to s× the output size, then averaged over s×s cells, so a
-        # crop shrunk more than 2× reads all its cells (bilinear alone reads two per output).
+        # s > 1: every crop is resized to s× the output size, then averaged over s×s cells, so a
+        # crop shrunk more than 2× reads all its cells (bilinear alone reads two per output);
+        # crops that are enlarged come out slightly smoother.
         self.supersample = supersample
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
         self.bn = nn.BatchNorm2d(out_channels)
