@@ -6,11 +6,16 @@ every augmentation the transformed care polygons must still cover the ink, boxes
 polygons' extents, and a crop must keep an instance whole or drop it.
 """
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.detectron2  # tests/conftest.py skips these, with the reason, without d2
 
@@ -463,6 +468,16 @@ def test_visualize_data_tool(scenes, tmp_path):
     finally:
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)
+
+
+def test_visualize_data_names_an_unregistered_dataset(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "tools/visualize_data.py", "--source", "annotation",
+         "--dataset", "no_such_set", "--output-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "dataset 'no_such_set' is not registered"
 
 
 def test_any_crop_drops_the_instances_it_cuts(scenes):

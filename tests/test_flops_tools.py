@@ -313,6 +313,18 @@ def test_benchmark_names_missing_weights(tmp_path):
 
 
 @d2
+def test_benchmark_names_an_unregistered_dataset(tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    DetectionCheckpointer(_spotter(0.0), save_dir=str(tmp_path)).save("model")
+    proc = subprocess.run([sys.executable, "tools/benchmark.py", "--model", f"a={QUICK}",
+                           "--weights", f"a={tmp_path / 'model.pth'}", "--dataset", "no_such_set"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "dataset 'no_such_set' is not registered"
+
+
+@d2
 def test_get_flops_names_missing_weights(tmp_path):
     proc = subprocess.run([sys.executable, "tools/get_flops.py", "--config-file", QUICK,
                            "MODEL.WEIGHTS", str(tmp_path / "missing.pth")],

@@ -38,7 +38,8 @@ def main(argv=None) -> int:
     from detectron2.utils.logger import setup_logger
 
     import dld_d2  # noqa: F401  (registers the datasets and the model)
-    from dld_d2.checkpoint.trained_model import build_trained_model, dataset_records
+    from dld_d2.checkpoint.trained_model import build_trained_model
+    from dld_d2.data.dataset_records import dataset_records
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
     from dld_d2.evaluation.reading_analysis import DEFAULT_SIZE_EDGES
     from dld_d2.evaluation.reading_probe import ReadingProbe, size_labeller

@@ -102,11 +102,11 @@ def main(argv=None):
     require_detectron2("benchmark.py")
 
     import torch
-    from detectron2.data import DatasetCatalog
     from detectron2.utils.logger import setup_logger
 
     from dld_d2.checkpoint.trained_model import build_trained_model
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
+    from dld_d2.data.dataset_records import DatasetLoadError, dataset_records
     from dld_d2.evaluation.flops import input_short_side
     from dld_d2.evaluation.reports import write_reports
 
@@ -125,7 +125,10 @@ def main(argv=None):
         models.append({"name": name, "config_file": config, "cfg": cfg, "model": model})
 
     dataset = args.dataset or models[0]["cfg"].DATASETS.TEST[0]
-    dicts = DatasetCatalog.get(dataset)[: args.num_images]
+    try:
+        dicts = dataset_records(dataset)[: args.num_images]
+    except DatasetLoadError as e:
+        sys.exit(str(e))
     if not dicts:
         sys.exit(f"{dataset} has no images")
     for m in models:

@@ -174,7 +174,8 @@ def main(argv=None) -> int:
     from detectron2.utils.logger import setup_logger
 
     import dld_d2  # noqa: F401  (registers the datasets and the model)
-    from dld_d2.checkpoint.trained_model import build_trained_model, dataset_records, trained_config
+    from dld_d2.checkpoint.trained_model import build_trained_model, trained_config
+    from dld_d2.data.dataset_records import dataset_records
 
     logger = setup_logger(name="dld_d2")
     config = args.config_file or os.path.join(args.run_dir, "config.yaml")

@@ -182,9 +182,9 @@ def main(argv=None):
         teacher_results = run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"])
         teacher = os.path.join(teacher_results, "model_final.pth")
 
-    from detectron2.data import DatasetCatalog
+    from dld_d2.data.dataset_records import dataset_records
 
-    dicts = DatasetCatalog.get(test_set)
+    dicts = dataset_records(test_set)
     images = [d["file_name"] for d in dicts[: args.num_demo]]
     run.step("demo", ["tools/demo.py", "--config-file", args.config_file, "--input", *images,
                       "--output", os.path.join(out, "demo"), "--save-json", "MODEL.WEIGHTS", teacher]

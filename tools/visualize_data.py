@@ -52,13 +52,16 @@ def setup_cfg(args):
 
 
 def _dataset_dicts(cfg, args):
-    from detectron2.data import DatasetCatalog
+    from dld_d2.data.dataset_records import DatasetLoadError, dataset_records
 
     names = [args.dataset] if args.dataset else list(cfg.DATASETS.TRAIN)
     if not names:
         raise SystemExit("No dataset: pass --dataset NAME or a config with DATASETS.TRAIN")
-    dicts = itertools.chain.from_iterable(DatasetCatalog.get(n) for n in names)
-    return names[0], list(itertools.islice(dicts, max(args.num, 0)))
+    try:
+        dicts = itertools.chain.from_iterable(dataset_records(n) for n in names)
+        return names[0], list(itertools.islice(dicts, max(args.num, 0)))
+    except DatasetLoadError as e:
+        raise SystemExit(str(e))
 
 
 def draw_annotations(dic, metadata, scale=1.0):

@@ -1,12 +1,7 @@
 """A trained model from a config, ready for measurement or analysis (Detectron2 glue): the
-config merged with its KEY VALUE overrides, the model built and its weights loaded; and the
-dataset dicts it is measured on."""
+config merged with its KEY VALUE overrides, the model built and its weights loaded."""
 import os
 from typing import Optional
-
-
-class DatasetLoadError(ValueError):
-    """A dataset that is not registered, or whose registered loader failed."""
 
 
 def trained_config(config_file: str, opts, weights: Optional[str] = None):
@@ -46,21 +41,3 @@ def build_trained_model(config_file: str, opts, weights: Optional[str] = None, n
     model.eval()
     return cfg, model
 
-
-def dataset_records(name: str, num_images: int = 0):
-    """The dicts of registered dataset `name`, the first `num_images` of them (0: all).
-
-    Raises DatasetLoadError naming the dataset when it is not registered or its loader fails
-    (a missing annotation file, say), instead of the loader's bare traceback.
-    """
-    from detectron2.data import DatasetCatalog
-
-    if name not in DatasetCatalog.list():
-        raise DatasetLoadError(f"dataset {name!r} is not registered")
-    try:
-        records = DatasetCatalog.get(name)
-    except Exception as e:  # the loader's own error, whatever its type
-        raise DatasetLoadError(
-            f"dataset {name!r} could not be loaded: {type(e).__name__}: {e}"
-        ) from e
-    return records[:num_images] if num_images else records
