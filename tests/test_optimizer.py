@@ -1,4 +1,7 @@
-"""SOLVER.OPTIMIZER and whole-model gradient clipping (CLIP_TYPE "full_model")."""
+"""SOLVER.OPTIMIZER, whole-model gradient clipping (CLIP_TYPE "full_model") and the LR factors
+of the DLD selector and the recognition branch."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -80,3 +83,29 @@ def test_selector_lr_factor_one_is_detectron2s_optimizer():
     cfg.SOLVER.CLIP_GRADIENTS.ENABLED = False
     opt = build_optimizer(cfg, _WithSelector())
     assert {g["lr"] for g in opt.param_groups} == {0.1}
+
+
+@pytest.mark.parametrize("config", ["teacher_instant_test.yaml", "dld_instant_test.yaml"])
+def test_text_head_lr_factor_scales_every_trained_recognition_branch(config):
+    from detectron2.modeling import build_model
+
+    from dld_d2.config import get_cfg
+    from dld_d2.engine import build_optimizer
+
+    cfg = get_cfg()
+    cfg.merge_from_file(str(Path(__file__).resolve().parents[1] / "configs/quick_schedules" / config))
+    cfg.MODEL.TEXT_HEAD.LR_FACTOR = 3.0
+    model = build_model(cfg)
+    opt = build_optimizer(cfg, model)
+    lr = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    trained = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
+    assert set(lr) == set(trained)  # every trained parameter once, the frozen teacher's none
+    base, bias = cfg.SOLVER.BASE_LR, cfg.SOLVER.BASE_LR * cfg.SOLVER.BIAS_LR_FACTOR
+    branch = [n for n in trained.values() if ".rec_branch." in n]
+    assert branch and all(n.startswith(("roi_heads.", "student.")) for n in branch)
+    for i, n in trained.items():
+        factor = 3.0 if ".rec_branch." in n else 1.0
+        if n.startswith("selector."):
+            factor = cfg.MODEL.DLD.SELECTOR_LR_FACTOR
+        expected = (bias if n.endswith(".bias") else base) * factor
+        assert lr[i] == pytest.approx(expected), n

@@ -28,6 +28,9 @@ def add_dld_config(cfg):
     # s > 1: the crop is sampled bilinearly at s× that size and averaged over s×s cells, so crops
     # shrunk more than 2× (large text) read every P2 cell; 1 = plain bilinear (the paper).
     cfg.MODEL.TEXT_HEAD.ROI_SUPERSAMPLE = 1
+    # The recognition branch's learning rate as a multiple of SOLVER.BASE_LR (also multiplies
+    # its bias LR factor; same schedule). A float on the command line (2.0, not 2).
+    cfg.MODEL.TEXT_HEAD.LR_FACTOR = 1.0
     # Weight of the recognition loss `loss_att`.
     cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT = 1.0
     # Decoding at inference: 1 = greedy, > 1 = beam search of that width.

@@ -19,32 +19,46 @@ def _with_full_model_clipping(optimizer_cls, max_norm, norm_type):
     return FullModelClipped
 
 
-def _with_selector_lr(model, param_groups, factor):
-    """Split each parameter group so that a DLD selector's parameters get `factor` × its LR."""
+def _lr_factors(model, cfg):
+    """{id(parameter): LR factor} for the parts whose LR is a multiple of SOLVER.BASE_LR: a DLD
+    selector (MODEL.DLD.SELECTOR_LR_FACTOR) and every recognition branch
+    (MODEL.TEXT_HEAD.LR_FACTOR; a DLD teacher's is frozen, so not in the optimizer)."""
+    factors = {}
+    text = cfg.MODEL.TEXT_HEAD.LR_FACTOR
+    if text != 1.0:
+        for name, module in model.named_modules():
+            if name.split(".")[-1] == "rec_branch":
+                factors.update({id(p): text for p in module.parameters()})
     selector = getattr(model, "selector", None)
-    if selector is None or factor == 1.0:
-        return param_groups
-    own = {id(p) for p in selector.parameters()}
+    if selector is not None and cfg.MODEL.DLD.SELECTOR_LR_FACTOR != 1.0:
+        factors.update({id(p): cfg.MODEL.DLD.SELECTOR_LR_FACTOR for p in selector.parameters()})
+    return factors
+
+
+def _with_lr_factors(param_groups, factors):
+    """Split each parameter group so that a parameter with a factor gets that × the group's LR
+    (the unscaled parameters first, so that the parameter order is unchanged without factors)."""
     groups = []
     for g in param_groups:
-        rest = [p for p in g["params"] if id(p) not in own]
-        mine = [p for p in g["params"] if id(p) in own]
-        if rest:
-            groups.append({**g, "params": rest})
-        if mine:
-            groups.append({**g, "params": mine, "lr": g["lr"] * factor})
+        by_factor = {1.0: []}
+        for p in g["params"]:
+            by_factor.setdefault(factors.get(id(p), 1.0), []).append(p)
+        for factor, params in by_factor.items():
+            if params:
+                groups.append({**g, "params": params, "lr": g["lr"] * factor})
     return groups
 
 
 def build_optimizer(cfg, model):
     """SOLVER.OPTIMIZER "SGD" → Detectron2's optimizer; "ADAMW" → AdamW with Detectron2's
     parameter groups. SOLVER.CLIP_GRADIENTS.CLIP_TYPE "full_model" clips the global norm;
-    MODEL.DLD.SELECTOR_LR_FACTOR scales a DLD selector's learning rate."""
+    MODEL.DLD.SELECTOR_LR_FACTOR and MODEL.TEXT_HEAD.LR_FACTOR scale the learning rates of a DLD
+    selector and of the recognition branch."""
     name = cfg.SOLVER.OPTIMIZER.upper()
     clip = cfg.SOLVER.CLIP_GRADIENTS
     full_model_clip = clip.ENABLED and clip.CLIP_TYPE == "full_model"
-    selector_lr = cfg.MODEL.DLD.SELECTOR_LR_FACTOR
-    if name == "SGD" and not full_model_clip and selector_lr == 1.0:
+    factors = _lr_factors(model, cfg)
+    if name == "SGD" and not full_model_clip and not factors:
         return d2_build_optimizer(cfg, model)
     params = get_default_optimizer_params(
         model,
@@ -54,7 +68,7 @@ def build_optimizer(cfg, model):
         bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR,
         weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
     )
-    params = _with_selector_lr(model, params, selector_lr)
+    params = _with_lr_factors(params, factors)
     if name == "ADAMW":
         cls, kwargs = torch.optim.AdamW, {"lr": cfg.SOLVER.BASE_LR}
     elif name == "SGD":
