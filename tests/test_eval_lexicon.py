@@ -160,6 +160,26 @@ def test_strong_lexicons_from_zip_and_folder(eval_data, tmp_path):
     assert not any(w != w.strip() for w in from_zip["1"].words)  # CRLF handled
 
 
+def test_damaged_strong_lexicon_zips_are_named(tmp_path):
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("voc_img_1.txt", "HELLO\n" * 200)
+        zf.writestr("voc_img_2.txt", "WORLD\n" * 200)
+    assert load_strong_lexicons(good)["2"].words == ["WORLD"] * 200
+    # A member's compressed bytes overwritten: the central directory still says "zip".
+    data = bytearray(good.read_bytes())
+    start = data.index(b"voc_img_1.txt") + len("voc_img_1.txt")
+    data[start:start + 8] = b"\xff" * 8
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(LexiconError, match=r"broken.zip: voc_img_1.txt cannot be read \("):
+        load_strong_lexicons(broken)
+    not_zip = tmp_path / "lexicon.zip"
+    not_zip.write_bytes(b"not a zip at all")
+    with pytest.raises(LexiconError, match="lexicon.zip: not a zip file"):
+        load_strong_lexicons(not_zip)
+
+
 def test_strong_pairs_and_key_normalisation(eval_data):
     d = eval_data / "lexicons" / "icdar2015" / "pairs_format" / "new_strong_lexicon"
     lex = load_lexicons("strong", d, d)

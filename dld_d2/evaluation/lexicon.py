@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -170,10 +171,20 @@ def _collect(path: PathLike, pattern: re.Pattern) -> Dict[str, Tuple[str, str]]:
     elif p.is_file() and zipfile.is_zipfile(p):
         with zipfile.ZipFile(p) as zf:
             for name in zf.namelist():
-                add(name, lambda n=name: zf.read(n))
+                add(name, lambda n=name: _read_member(zf, path, n))
+    elif p.is_file():
+        raise LexiconError(f"{path}: not a zip file (a zip or a folder of lexicon files expected)")
     else:
         raise LexiconError(f"strong lexicon not found (zip or folder expected): {path}")
     return found
+
+
+def _read_member(zf: zipfile.ZipFile, path: PathLike, name: str) -> bytes:
+    """One member of a lexicon zip; a damaged member is a LexiconError naming zip and member."""
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise LexiconError(f"{path}: {name} cannot be read ({type(e).__name__}: {e})") from e
 
 
 def load_strong_lexicons(path: PathLike, pairs_path: Optional[PathLike] = None,
