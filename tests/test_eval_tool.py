@@ -114,6 +114,14 @@ def test_missing_files_are_named(paths, capsys, tmp_path):
     assert rc == 2 and "--lexicon-path" in err
 
 
+def test_unwritable_written_submission_is_named(paths, capsys, tmp_path):
+    folder = tmp_path / "a_folder.zip"
+    folder.mkdir()
+    rc, _, err = run(capsys, "--gt", paths["gt"], "--pred", paths["pred"], "--write-pred", folder)
+    assert rc == 2 and err.startswith("error: ") and "a_folder.zip" in err
+    assert "Traceback" not in err
+
+
 def test_bad_entries_and_lines_are_named(paths, capsys, tmp_path):
     bad_name = make_zip(tmp_path / "a.zip", {"img_1.txt": "", "res_img_2.txt": ""})
     rc, _, err = run(capsys, "--gt", paths["gt"], "--pred", bad_name)

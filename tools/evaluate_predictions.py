@@ -117,6 +117,9 @@ def main(argv=None) -> int:
     except UnknownImageError as e:
         print(f"error: {args.pred}: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file that cannot be read or written, e.g. --write-pred into a folder
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({**result.to_dict(), "info": info}, indent=2, ensure_ascii=False))
     else:
