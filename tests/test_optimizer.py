@@ -109,3 +109,13 @@ def test_text_head_lr_factor_scales_every_trained_recognition_branch(config):
             factor = cfg.MODEL.DLD.SELECTOR_LR_FACTOR
         expected = (bias if n.endswith(".bias") else base) * factor
         assert lr[i] == pytest.approx(expected), n
+
+
+@pytest.mark.parametrize("key", ["MODEL.TEXT_HEAD.LR_FACTOR", "MODEL.DLD.SELECTOR_LR_FACTOR"])
+def test_negative_lr_factor_names_its_key(key):
+    from dld_d2.engine import build_optimizer
+
+    cfg = _cfg("ADAMW")
+    cfg.merge_from_list([key, "-1.0"])
+    with pytest.raises(ValueError, match=rf"{key} must be >= 0 .*got -1.0"):
+        build_optimizer(cfg, _WithSelector())

@@ -94,8 +94,12 @@ def run(args: argparse.Namespace):
 
     if args.write_pred:
         pattern = name_patterns(args.gt)[1]
-        write_submission_zip(args.write_pred, preds, naming=lambda k: pattern.replace("([0-9]+)", k),
-                             invalid="keep", sort_by_score=False, line_format=line_format)
+        try:
+            write_submission_zip(args.write_pred, preds,
+                                 naming=lambda k: pattern.replace("([0-9]+)", k),
+                                 invalid="keep", sort_by_score=False, line_format=line_format)
+        except OSError as e:  # say which option named the file
+            raise OSError(e.errno, f"--write-pred: {e.strerror}", e.filename) from e
     result = evaluate(gt, preds, config)
     t_end = time.perf_counter()
     info["seconds"] = {"load": t_load - t0, "lexicon": t_lex - t_load, "score": t_end - t_lex,

@@ -23,6 +23,10 @@ def _lr_factors(model, cfg):
     """{id(parameter): LR factor} for the parts whose LR is a multiple of SOLVER.BASE_LR: a DLD
     selector (MODEL.DLD.SELECTOR_LR_FACTOR) and every recognition branch
     (MODEL.TEXT_HEAD.LR_FACTOR; a DLD teacher's is frozen, so not in the optimizer)."""
+    for key, value in (("MODEL.TEXT_HEAD.LR_FACTOR", cfg.MODEL.TEXT_HEAD.LR_FACTOR),
+                       ("MODEL.DLD.SELECTOR_LR_FACTOR", cfg.MODEL.DLD.SELECTOR_LR_FACTOR)):
+        if value < 0:  # torch would only say "Invalid learning rate", without the key
+            raise ValueError(f"{key} must be >= 0 (a multiple of SOLVER.BASE_LR), got {value}")
     factors = {}
     text = cfg.MODEL.TEXT_HEAD.LR_FACTOR
     if text != 1.0:
