@@ -118,6 +118,25 @@ def register_synthetic(name, split, root=None, **spec):
     )
 
 
+def register_word_sheets(name, source, root=None, **spec):
+    """Register `name`: the word sheets (`dld_d2.data.word_sheets`) of the registered dataset
+    `source`, built on first use and cached under `root` (default: the dld_d2 cache).
+
+    `spec` overrides fields of `dld_d2.data.word_sheets.SheetSpec` (e.g. max_height=48).
+    """
+
+    def _load():
+        from .word_sheets import SheetSpec, default_root, load_word_sheets
+
+        return load_word_sheets(source, DatasetCatalog.get(source), root or default_root(),
+                                SheetSpec(**spec))
+
+    DatasetCatalog.register(name, _load)
+    MetadataCatalog.get(name).set(
+        thing_classes=["text"], evaluator_type="text_spotting", lexicons={}, word_sheets_of=source
+    )
+
+
 def register_all(root=None):
     root = root or _datasets_root()
     for name, (images, annotations, fmt, lexicon_set) in _PREDEFINED_SPLITS.items():
@@ -137,6 +156,9 @@ def register_all(root=None):
         register_synthetic(f"dld_synthetic_{split}", split)
         # A few images, for quick-schedule configs and tests.
         register_synthetic(f"dld_synthetic_tiny_{split}", split, num_train=8, num_test=4)
+    # The training scenes' words packed into sheets, for the recognition warm-up.
+    register_word_sheets("dld_synthetic_words_train", "dld_synthetic_train")
+    register_word_sheets("dld_synthetic_tiny_words_train", "dld_synthetic_tiny_train")
 
 
 if __name__.endswith(".builtin"):

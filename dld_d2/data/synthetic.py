@@ -142,14 +142,14 @@ def generate_split(root: str, split: str, spec: SyntheticSpec, num_workers: int 
     final = split_dir(root, split, spec)
     if not os.path.isfile(os.path.join(final, "index.json")):
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        with _file_lock(final + ".lock") as locked:
+        with file_lock(final + ".lock") as locked:
             if not os.path.isfile(os.path.join(final, "index.json")):
                 _build(final, split, spec, num_workers, clean_stale=locked)
     return _read_index(final)
 
 
 @contextlib.contextmanager
-def _file_lock(path: str):
+def file_lock(path: str):
     """Exclusive lock on `path`; yields whether a lock is really held."""
     try:
         import fcntl
