@@ -218,3 +218,59 @@ def test_public_steps_losses_read_words_and_spot_match_forward():
         assert a["input_size"] == b["input_size"]
         assert a["instances"].pred_texts == b["instances"].pred_texts
         assert torch.equal(a["instances"].pred_boxes.tensor, b["instances"].pred_boxes.tensor)
+
+
+def test_recognition_only_training_trains_the_reader_and_leaves_the_detector():
+    from detectron2.utils.events import EventStorage
+
+    from dld_d2.engine.optimizer import build_optimizer
+
+    # No jittered copies: their boxes would draw other random numbers after the detector's
+    # sampling in joint training.
+    cfg = _cfg(**{"MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY": "True",
+                  "MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES": "0"})
+    model = _model(cfg)
+    full = _model(_cfg(**{"MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES": "0"}))  # same seed, same weights
+    model.train()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters()
+              if n.startswith(("proposal_generator.", "roi_heads.box", "roi_heads.mask_head."))}
+    assert frozen and not any(p.requires_grad for n, p in model.named_parameters() if n in frozen)
+    batch = [_input(["Hello", "World"], [[10, 20, 110, 50], [150, 100, 300, 140]])]
+    with EventStorage():
+        torch.manual_seed(1)
+        losses = model(batch)
+        assert set(losses) == {"loss_att", "loss_ctc"}
+        # The same words give the same recognition losses as joint training's.
+        full.train()
+        torch.manual_seed(1)
+        joint = full(batch)
+    for k in ("loss_att", "loss_ctc"):
+        assert float(losses[k].detach()) == pytest.approx(float(joint[k].detach()), rel=1e-5)
+    opt = build_optimizer(cfg, model)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    sum(losses.values()).backward()
+    opt.step()
+    after = dict(model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in frozen)
+    assert not torch.equal(before["backbone.fpn_lateral2.weight"],
+                           after["backbone.fpn_lateral2.weight"])
+    rec = [n for n in before if n.startswith("roi_heads.rec_branch.")]
+    assert rec and all(not torch.equal(before[n], after[n]) for n in rec
+                       if after[n].grad is not None and after[n].grad.abs().sum() > 0)
+    # Inference is the whole spotter.
+    model.eval()
+    with torch.no_grad():
+        out = model([_input(["Hello"], [[10, 20, 110, 50]])])
+    assert "instances" in out[0]
+
+
+def test_recognition_only_is_refused_for_distillation():
+    from detectron2.modeling import build_model
+
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file("configs/quick_schedules/dld_instant_test.yaml")
+    cfg.MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY = True
+    with pytest.raises(ValueError, match="TRAIN_RECOGNITION_ONLY"):
+        build_model(cfg)

@@ -116,6 +116,24 @@ def test_synthetic_demo_with_given_teacher_weights(trained, env, tmp_path):
     assert not (tmp_path / "teacher" / "model_final.pth").exists()  # nothing was trained
 
 
+def test_reader_warmup_on_word_sheets_then_joint_training(env, tmp_path):
+    """The two-stage synthetic teacher's chain (reader_warmup_cpu.yaml → teacher_warm_cpu.yaml)
+    on the tiny split: the warm-up trains the reader alone, joint training starts from it."""
+    warm, joint = tmp_path / "warm", tmp_path / "joint"
+    _run(["train_net.py", "--config-file", QUICK, "MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY", "True",
+          "DATASETS.TRAIN", '("dld_synthetic_tiny_words_train",)', "SOLVER.MAX_ITER", "2",
+          "TEST.EVAL_PERIOD", "0", "DATASETS.TEST", "()", "OUTPUT_DIR", str(warm)], env)
+    metrics = [json.loads(line) for line in (warm / "metrics.json").read_text().splitlines()]
+    assert {k for k in metrics[-1] if k.startswith("loss_")} == {"loss_att", "loss_ctc"}
+    log = _run(["train_net.py", "--config-file", QUICK, "MODEL.WEIGHTS", str(warm / "model_final.pth"),
+                "SOLVER.MAX_ITER", "2", "TEST.EVAL_PERIOD", "0", "DATASETS.TEST", "()",
+                "OUTPUT_DIR", str(joint)], env)
+    assert f"Loading from {warm / 'model_final.pth'}" in log
+    assert "not found in checkpoint" not in log and "not used by the model" not in log.lower()
+    metrics = [json.loads(line) for line in (joint / "metrics.json").read_text().splitlines()]
+    assert {"loss_att", "loss_cls", "loss_mask", "loss_rpn_cls"} <= set(metrics[-1])
+
+
 DLD_QUICK = "configs/quick_schedules/dld_instant_test.yaml"
 
 

@@ -45,6 +45,10 @@ def add_dld_config(cfg):
     # the encoder a per-position signal before the attention decoder has learnt to align
     # (joint CTC-attention training; CPU configs). 0 = the paper's recipe.
     cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT = 0.0
+    # Training only: train the backbone and the recognition branch alone on the GT words (the
+    # RPN and box/mask heads frozen and skipped): a warm-up of the reader on word sheets
+    # (`dld_synthetic_words_train`) whose checkpoint starts joint training (docs/method.md).
+    cfg.MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY = False
 
     # ---------------------------------------------------------------------------------------------
     # Dynamic Low-Resolution Distillation (META_ARCHITECTURE "DLDSpotter"), docs/method.md

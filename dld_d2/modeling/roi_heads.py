@@ -146,10 +146,17 @@ class TextSpottingROIHeads(StandardROIHeads):
         `loss_ctc`) of the GT words, with `train_jitter_copies` jittered copies of each when
         `jittered_copies`; and that reading of the words."""
         _, losses = super().forward(images, features, proposals, targets)
+        word_losses, reading = self.word_losses(features, targets, jittered_copies=jittered_copies)
+        losses.update(word_losses)
+        return losses, reading
+
+    def word_losses(self, features, targets, *, jittered_copies: bool = True
+                    ) -> Tuple[Dict[str, torch.Tensor], WordReading]:
+        """`loss_att` (and `loss_ctc`) of the GT words of `targets`, with `train_jitter_copies`
+        jittered copies of each when `jittered_copies`; and that reading of the words."""
         words = self._with_jittered_copies(targets) if jittered_copies else targets
         reading = self.read_gt_words(features, words)
-        losses.update(self.recognition_losses(*reading))
-        return losses, reading
+        return self.recognition_losses(*reading), reading
 
     def recognition_losses(self, outputs: RecognitionOutputs, text_targets: torch.Tensor):
         """`loss_att` (and `loss_ctc` when enabled) of teacher-forced GT recognition outputs."""

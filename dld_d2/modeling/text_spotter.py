@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.structures import ImageList, Instances
 
@@ -17,10 +18,43 @@ class TextSpotter(GeneralizedRCNN):
     with `pred_boxes`, `scores`, `pred_classes`, `pred_masks` (original image size),
     `pred_polygons`, `pred_texts`, `rec_scores`; and `input_size`, the (h, w) the network saw.
 
+    With `recognition_only` (MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY) training runs the backbone
+    and the recognition branch alone: a warm-up of the reader on word sheets before joint training.
+
     Besides `forward`, three public steps on preprocessed images (`preprocess_image`), which
     DLDSpotter composes: `losses` (training losses on images and targets), `read_words`
     (teacher-forced reading of the GT words) and `spot` (inference).
     """
+
+    @configurable
+    def __init__(self, *, recognition_only: bool = False, **kwargs):
+        """
+        Args:
+            recognition_only: training trains the backbone and the recognition branch alone, on
+                the GT words (a warm-up on word sheets, MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY):
+                the RPN and the box and mask heads are frozen and not run. Inference is unchanged.
+            kwargs: the arguments of `GeneralizedRCNN`.
+        """
+        super().__init__(**kwargs)
+        self.recognition_only = recognition_only
+        if recognition_only:
+            heads = self.roi_heads
+            for module in (self.proposal_generator, heads.box_head, heads.box_predictor,
+                           heads.mask_head):
+                module.requires_grad_(False)
+
+    @classmethod
+    def from_config(cls, cfg):
+        ret = super().from_config(cfg)
+        ret["recognition_only"] = cfg.MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY
+        return ret
+
+    def forward(self, batched_inputs: List[Dict]):
+        if not (self.training and self.recognition_only):
+            return super().forward(batched_inputs)
+        images = self.preprocess_image(batched_inputs)
+        targets = [x["instances"].to(self.device) for x in batched_inputs]
+        return self.losses(images, targets)[0]
 
     def losses(self, images: ImageList, targets: List[Instances], *, jittered_copies: bool = True
                ) -> Tuple[Dict[str, torch.Tensor], WordReading]:
@@ -32,6 +66,8 @@ class TextSpotter(GeneralizedRCNN):
             another model's reading of the same targets (distillation).
         """
         features = self.backbone(images.tensor)
+        if self.recognition_only:
+            return self.roi_heads.word_losses(features, targets, jittered_copies=jittered_copies)
         proposals, losses = self.proposal_generator(images, features, targets)
         roi_losses, reading = self.roi_heads.losses(
             images, features, proposals, targets, jittered_copies=jittered_copies

@@ -121,6 +121,9 @@ class DLDSpotter(nn.Module):
         spotter_cfg = cfg.clone()
         spotter_cfg.defrost()
         spotter_cfg.MODEL.META_ARCHITECTURE = "TextSpotter"
+        if cfg.MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY:
+            raise ValueError("MODEL.TEXT_HEAD.TRAIN_RECOGNITION_ONLY is a warm-up of a TextSpotter; "
+                             "DLDSpotter trains the whole student: set it False")
         teacher, student = TextSpotter(spotter_cfg), TextSpotter(spotter_cfg)
         dld = cfg.MODEL.DLD
         selector = None
