@@ -172,3 +172,29 @@ def test_learning_curve_names_a_dataset_that_cannot_be_loaded(tiny_trained_teach
     assert ("dataset 'icdar2013_test' could not be loaded: FileNotFoundError: "
             "Annotations not found") in proc.stderr
     assert "Traceback" not in proc.stderr and not out.exists()
+
+
+@pytest.mark.detectron2
+def test_learning_curve_after_an_earlier_run_adds_its_minutes(tiny_trained_teacher, tmp_path):
+    run_dir, env = tiny_trained_teacher
+    run = _copy_run(run_dir, tmp_path / "run", "config.yaml", "metrics.json", "model_0000001.pth")
+    warmup = tmp_path / "warmup"
+    warmup.mkdir()
+    # 100 steps at 0.6 s: one minute of warm-up.
+    _write_metrics(warmup, [{"iteration": 49, "time": 0.6}, {"iteration": 99, "time": 0.6}])
+    base, after = tmp_path / "base", tmp_path / "after"
+    common = ["--run-dir", str(run), "--num-images", "1"]
+    opts = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"]  # KEY VALUE overrides come last
+    for out, extra in ((base, []), (after, ["--after", str(warmup)])):
+        proc = _run_tool(common + ["--output", str(out)] + extra + opts, env)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    plain = json.loads((base / "curve.json").read_text())
+    shifted = json.loads((after / "curve.json").read_text())
+    assert shifted["after"] == str(warmup) and shifted["after_minutes"] == pytest.approx(1.0)
+    assert shifted["points"][0]["minutes"] == pytest.approx(plain["points"][0]["minutes"] + 1.0)
+    assert f"include the 1.0 minutes of `{warmup}`" in (after / "curve.md").read_text()
+    # An earlier run without training records is refused, naming it.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = _run_tool(common + ["--output", str(tmp_path / "x"), "--after", str(empty)] + opts, env)
+    assert proc.returncode == 2 and f"--after {empty}: no training records" in proc.stderr

@@ -8,7 +8,8 @@ Evaluates model_*.pth and model_final.pth of --run-dir with the run's own config
 VALUE overrides) on its test set, and writes curve.json, curve.md and curve.png to --output
 (default: RUN_DIR/learning_curve). Called again (during training, say) with the same options,
 it evaluates only the checkpoints that are new since. Minutes are training time only: evaluation during training
-and between runs is not counted.
+and between runs is not counted. With --after EARLIER_RUN_DIR (the run whose weights this one
+started from, e.g. a reader warm-up) they include that run's training minutes.
 A checkpoint that does not fit the config ends the call with an error naming it, after the
 points before it are written.
 """
@@ -32,6 +33,9 @@ def parse_args(argv=None):
     p.add_argument("--dataset", help="registered test set (default: the config's DATASETS.TEST[0])")
     p.add_argument("--num-images", type=int, default=0, help="first N test images (0: all)")
     p.add_argument("--output", help="output folder (default: RUN_DIR/learning_curve)")
+    p.add_argument("--after", metavar="EARLIER_RUN_DIR",
+                   help="the run whose weights RUN_DIR started from (MODEL.WEIGHTS, e.g. a "
+                        "warm-up): its training minutes are added to every point")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return p.parse_args(argv)
 
@@ -102,16 +106,20 @@ def earlier_points(path, args, dataset):
     same = (os.path.realpath(earlier.get("run_dir") or "") == os.path.realpath(args.run_dir)
             and earlier.get("opts") == list(args.opts)
             and earlier.get("num_images") == (args.num_images or None)
-            and earlier.get("dataset") == dataset)
+            and earlier.get("dataset") == dataset
+            and earlier.get("after") == args.after)
     if not same:
         return {}
     return {(p["steps"], p["weights"]): p for p in earlier.get("points", [])
             if p["weights"] != "model_final.pth"}
 
 
-def markdown(curve, run_dir, dataset):
-    lines = [f"# Learning curve of `{run_dir}` on `{dataset}`", "",
-             "| steps | training minutes | E2E H | WS H | det H |", "|---|---|---|---|---|"]
+def markdown(curve, run_dir, dataset, after=None, after_minutes=0.0):
+    lines = [f"# Learning curve of `{run_dir}` on `{dataset}`", ""]
+    if after:
+        lines += [f"Training minutes include the {after_minutes:.1f} minutes of `{after}`, the "
+                  "run these weights started from.", ""]
+    lines += ["| steps | training minutes | E2E H | WS H | det H |", "|---|---|---|---|---|"]
     for p in curve:
         mins = "-" if p["minutes"] is None else f"{p['minutes']:.1f}"
         lines.append(f"| {p['steps']} | {mins} | " + " | ".join(
@@ -152,10 +160,10 @@ def evaluate(cfg, model, dataset, records):
     return results.get("text_spotting", {})
 
 
-def write_curve(out, curve, args, config, dataset):
+def write_curve(out, curve, args, config, dataset, after_minutes=0.0):
     """curve.md, curve.json and curve.png in `out`; returns the markdown."""
     os.makedirs(out, exist_ok=True)
-    md = markdown(curve, args.run_dir, dataset)
+    md = markdown(curve, args.run_dir, dataset, args.after, after_minutes)
     with open(os.path.join(out, "curve.md"), "w") as f:
         f.write(md)
     with open(os.path.join(out, "curve.json"), "w") as f:
@@ -163,6 +171,7 @@ def write_curve(out, curve, args, config, dataset):
         # earlier_points compares resolved paths.
         json.dump({"run_dir": args.run_dir, "config": config, "dataset": dataset,
                    "num_images": args.num_images or None, "opts": list(args.opts),
+                   "after": args.after, "after_minutes": after_minutes if args.after else None,
                    "points": curve}, f, indent=1)
     plot(curve, os.path.join(out, "curve.png"), f"{os.path.basename(os.path.normpath(args.run_dir))} on {dataset}")
     return md
@@ -193,6 +202,14 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     metrics = read_metrics(args.run_dir)
+    after_minutes = 0.0
+    if args.after:
+        earlier = read_metrics(args.after)
+        if not earlier:
+            print(f"error: --after {args.after}: no training records in its metrics.json",
+                  file=sys.stderr)
+            return 2
+        after_minutes = training_minutes(earlier, max(r["iteration"] for r in earlier) + 1)
     out = args.output or os.path.join(args.run_dir, "learning_curve")
     done = earlier_points(os.path.join(out, "curve.json"), args, dataset)
     curve, failure = [], None
@@ -207,12 +224,13 @@ def main(argv=None) -> int:
             break
         res = evaluate(cfg, model, dataset, test_records)
         point = {"steps": steps, "weights": os.path.basename(path),
-                 "minutes": training_minutes(metrics, steps) if metrics and steps else None}
+                 "minutes": (training_minutes(metrics, steps) + after_minutes
+                             if metrics and steps else None)}
         point.update({k: float(res[k]) for k in METRICS if k in res})
         curve.append(point)
         logger.info("learning curve: %s", point)
     # The points before a failing checkpoint are kept (a later call reuses them).
-    md = write_curve(out, curve, args, config, dataset) if curve else ""
+    md = write_curve(out, curve, args, config, dataset, after_minutes) if curve else ""
     if failure:
         kept = f"the {len(curve)} point(s) before it are in {out}" if curve else "no point written"
         print(f"error: {failure}; {kept}", file=sys.stderr)
