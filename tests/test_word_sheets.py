@@ -122,3 +122,10 @@ def test_an_unreadable_source_image_is_named(tmp_path):
     record["file_name"] = str(tmp_path / "missing.png")
     with pytest.raises(OSError, match="missing.png"):
         cut_words(record, SheetSpec())
+
+
+def test_a_malformed_polygon_names_the_file_and_entry(tmp_path):
+    _, record = _scene(tmp_path)
+    record["annotations"][1]["segmentation"] = [[1, 2, 3]]
+    with pytest.raises(ValueError, match=r"scene.png, annotation 1: 'segmentation'"):
+        cut_words(record, SheetSpec())

@@ -74,8 +74,13 @@ def cut_words(record: dict, spec: SheetSpec) -> list:
         text = anno.get("text", "")
         if anno.get("iscrowd", 0) or not text or text == "###":
             continue
-        polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in anno["segmentation"]]
-        pts = np.concatenate(polys)
+        source = f"{record['file_name']}#{i}"
+        try:
+            polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in anno["segmentation"]]
+            pts = np.concatenate(polys)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{record['file_name']}, annotation {i}: 'segmentation' is not a "
+                             f"list of polygons [x0, y0, x1, y1, ...] ({e})") from None
         x0 = int(max(0, np.floor(pts[:, 0].min()) - spec.margin))
         y0 = int(max(0, np.floor(pts[:, 1].min()) - spec.margin))
         x1 = int(min(w, np.ceil(pts[:, 0].max()) + spec.margin))
@@ -91,8 +96,7 @@ def cut_words(record: dict, spec: SheetSpec) -> list:
             size = (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale)))
             crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
             polys = [p * scale for p in polys]
-        crops.append(WordCrop(np.ascontiguousarray(crop), polys, text,
-                              f"{record['file_name']}#{i}"))
+        crops.append(WordCrop(np.ascontiguousarray(crop), polys, text, source))
     return crops
 
 
