@@ -21,20 +21,18 @@ so concurrent callers (DDP ranks, spawned workers) build it once and all read th
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 
+from .cache_folder import build_folder_once
 from .synthetic_render import GENERATOR_VERSION, font_paths, render_image
 
 __all__ = [
@@ -140,43 +138,17 @@ def generate_split(root: str, split: str, spec: SyntheticSpec, num_workers: int 
     in that many processes; the output is identical to a serial run.
     """
     final = split_dir(root, split, spec)
-    if not os.path.isfile(os.path.join(final, "index.json")):
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        with file_lock(final + ".lock") as locked:
-            if not os.path.isfile(os.path.join(final, "index.json")):
-                _build(final, split, spec, num_workers, clean_stale=locked)
+    build_folder_once(final, lambda tmp: _build(tmp, split, spec, num_workers))
     return _read_index(final)
 
 
-@contextlib.contextmanager
-def file_lock(path: str):
-    """Exclusive lock on `path`; yields whether a lock is really held."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): the atomic rename alone keeps the cache consistent
-        yield False
-        return
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _build(final: str, split: str, spec: SyntheticSpec, num_workers: int,
-           clean_stale: bool = False) -> None:
-    parent, name = os.path.split(final)
-    if clean_stale:  # under the lock, any temporary folder is a crashed builder's leftover
-        for entry in os.listdir(parent):
-            if entry.startswith(name + ".tmp-"):
-                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
-    tmp = os.path.join(parent, f"{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    os.makedirs(os.path.join(tmp, "images"))
+def _build(folder: str, split: str, spec: SyntheticSpec, num_workers: int) -> None:
+    """Render `split` into the empty folder `folder` (images, then index.json)."""
+    os.makedirs(os.path.join(folder, "images"))
     n = spec.num_images(split)
     start = time.perf_counter()
-    logger.info("Generating %d synthetic %s images into %s", n, split, final)
-    jobs = [(spec, split, i, tmp) for i in range(n)]
+    logger.info("Generating %d synthetic %s images into %s", n, split, folder)
+    jobs = [(spec, split, i, folder) for i in range(n)]
     if num_workers > 1 and n > 1:
         import multiprocessing as mp
 
@@ -196,14 +168,8 @@ def _build(final: str, split: str, spec: SyntheticSpec, num_workers: int,
         "num_images": n,
         "records": records,
     }
-    with open(os.path.join(tmp, "index.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(folder, "index.json"), "w", encoding="utf-8") as f:
         json.dump(index, f)
-    try:
-        os.rename(tmp, final)
-    except OSError:  # another builder won (only possible without flock): keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not os.path.isfile(os.path.join(final, "index.json")):
-            raise
     logger.info("Generated %d images in %.1f s", n, time.perf_counter() - start)
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from .cache_folder import build_folder_once
 from .image_io import read_image
 
 __all__ = ["SheetSpec", "WordCrop", "cut_words", "default_root", "load_word_sheets", "pack_sheets"]
@@ -146,16 +147,10 @@ def load_word_sheets(source_name: str, records: list, root: str, spec: SheetSpec
     new sheets. Safe to call from several processes at once (one builds under a lock into a
     temporary folder renamed into place; the others wait and read it).
     """
-    from .synthetic import file_lock
-
     spec = spec or SheetSpec()
     blob = json.dumps([spec.key(), records], sort_keys=True, default=str).encode("utf-8")
     final = os.path.join(root, f"{source_name}-{hashlib.sha1(blob).hexdigest()[:12]}")
-    if not os.path.isfile(os.path.join(final, "index.json")):
-        os.makedirs(root, exist_ok=True)
-        with file_lock(final + ".lock"):
-            if not os.path.isfile(os.path.join(final, "index.json")):
-                _build(final, source_name, records, spec)
+    build_folder_once(final, lambda tmp: _build(tmp, source_name, records, spec))
     with open(os.path.join(final, "index.json"), encoding="utf-8") as f:
         out = json.load(f)["records"]
     for r in out:
@@ -163,7 +158,8 @@ def load_word_sheets(source_name: str, records: list, root: str, spec: SheetSpec
     return out
 
 
-def _build(final: str, source_name: str, records: list, spec: SheetSpec) -> None:
+def _build(folder: str, source_name: str, records: list, spec: SheetSpec) -> None:
+    """Cut and pack the words of `records` into the empty `folder` (sheets, then index.json)."""
     crops = []
     for r in records:
         crops.extend(cut_words(r, spec))
@@ -173,18 +169,16 @@ def _build(final: str, source_name: str, records: list, spec: SheetSpec) -> None
     # Shuffled before the (stable) sort by height: rows of equal height mix the source images.
     perm = np.random.default_rng(spec.seed).permutation(len(crops))
     sheets = pack_sheets([crops[i] for i in perm], spec)
-    tmp = f"{final}.tmp-{os.getpid()}"
-    os.makedirs(os.path.join(tmp, "images"), exist_ok=True)
+    os.makedirs(os.path.join(folder, "images"))
     out = []
     for i, (image, annos) in enumerate(sheets):
         rel = os.path.join("images", f"sheet_{i:06d}.png")
-        if not cv2.imwrite(os.path.join(tmp, rel), image, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-            raise OSError(f"could not write {os.path.join(tmp, rel)}")
+        if not cv2.imwrite(os.path.join(folder, rel), image, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+            raise OSError(f"could not write {os.path.join(folder, rel)}")
         out.append({"file_name": rel, "image_id": f"{source_name}_sheet_{i:06d}",
                     "height": spec.height, "width": spec.width, "annotations": annos})
-    with open(os.path.join(tmp, "index.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(folder, "index.json"), "w", encoding="utf-8") as f:
         json.dump({"source": source_name, "spec": asdict(spec), "num_words": len(crops),
                    "records": out}, f)
-    os.rename(tmp, final)
     logger.info("Packed %d words of %s into %d word sheets in %s", len(crops), source_name,
-                len(out), final)
+                len(out), folder)
