@@ -67,6 +67,16 @@ def test_earlier_points_match_the_resolved_run_dir(tmp_path, monkeypatch):
     assert tool.earlier_points(curve, tool.parse_args(["--run-dir", "run"]), "other") == {}
     args = tool.parse_args(["--run-dir", "run", "--num-images", "3"])
     assert tool.earlier_points(curve, args, "d") == {}
+    # --after is compared resolved too; a curve of another earlier run (or none) is not reused.
+    (tmp_path / "warm").mkdir()
+    data = json.loads(curve.read_text())
+    curve.write_text(json.dumps(dict(data, after=str(tmp_path / "warm"))))
+    for after in ("warm", "./warm/"):
+        args = tool.parse_args(["--run-dir", "run", "--after", after])
+        assert tool.earlier_points(curve, args, "d") == {(2, "model_0000001.pth"): points[0]}
+    assert tool.earlier_points(curve, tool.parse_args(["--run-dir", "run"]), "d") == {}
+    args = tool.parse_args(["--run-dir", "run", "--after", "other"])
+    assert tool.earlier_points(curve, args, "d") == {}
 
 
 def _run_tool(args, env):

@@ -103,11 +103,14 @@ def earlier_points(path, args, dataset):
         except json.JSONDecodeError:
             return {}
     # Resolved paths: a relative and an absolute path to the same run are the same run.
-    same = (os.path.realpath(earlier.get("run_dir") or "") == os.path.realpath(args.run_dir)
+    def resolved(path):
+        return os.path.realpath(path) if path else None
+
+    same = (resolved(earlier.get("run_dir")) == resolved(args.run_dir)
             and earlier.get("opts") == list(args.opts)
             and earlier.get("num_images") == (args.num_images or None)
             and earlier.get("dataset") == dataset
-            and earlier.get("after") == args.after)
+            and resolved(earlier.get("after")) == resolved(args.after))
     if not same:
         return {}
     return {(p["steps"], p["weights"]): p for p in earlier.get("points", [])
