@@ -150,6 +150,32 @@ def test_config_errors_name_the_file(tmp_path):
     assert type(_cfg().clone()).__name__ == "SafeCfgNode"
 
 
+def test_override_errors_name_the_override():
+    from dld_d2.config.config_node import ConfigOverrideError
+
+    with pytest.raises(ConfigOverrideError, match="config override: Non-existent key: "
+                       "MODEL.NO_SUCH_KEY; no config defines it"):
+        _cfg(QUICK, "MODEL.NO_SUCH_KEY", "1")
+    with pytest.raises(ConfigOverrideError, match="SOLVER.MAX_ITER"):  # an int key given a list
+        _cfg(QUICK, "SOLVER.MAX_ITER", "[1, 2]")
+    with pytest.raises(ConfigOverrideError, match="come in KEY VALUE pairs; SOLVER.MAX_ITER has no"):
+        _cfg(QUICK, "SEED", "1", "SOLVER.MAX_ITER")
+    # An option written after the overrides (argparse's REMAINDER swallows it) is named.
+    with pytest.raises(ConfigOverrideError, match="--output follows the KEY VALUE config "
+                       "overrides, which must come last: put it before them"):
+        _cfg(QUICK, "SEED", "1", "--output", "out")
+    cfg = _cfg(QUICK, "SEED", "3", "INPUT.MIN_SIZE_TEST", "-1")  # a negative value is a value
+    assert (cfg.SEED, cfg.INPUT.MIN_SIZE_TEST) == (3, -1)
+
+
+def test_train_net_names_an_option_after_the_overrides(tmp_path):
+    proc = subprocess.run([sys.executable, "train_net.py", "--config-file", QUICK, "--eval-only",
+                           "OUTPUT_DIR", str(tmp_path / "out"), "--resume"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "ConfigOverrideError: --resume follows the KEY VALUE config overrides" in proc.stderr
+
+
 # -------------------------------------------------------------------------------- checkpoints
 def _evil_pkl(tmp_path):
     marker = tmp_path / "PWNED_BY_PICKLE"

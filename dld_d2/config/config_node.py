@@ -9,10 +9,32 @@ class ConfigFileError(ValueError):
     """A config file that cannot be read, with the file (and line) that is wrong."""
 
 
+class ConfigOverrideError(ValueError):
+    """A KEY VALUE override (command line) that cannot be applied, with the override named."""
+
+
 class SafeCfgNode(CfgNode):
     """Detectron2's CfgNode, except that `merge_from_file` never falls back to `yaml.unsafe_load`
     (Detectron2's default does, with only a warning, for files with Python-object tags such as
-    `!!python/object/apply`), and errors name the file and line."""
+    `!!python/object/apply`), and errors name the file and line, or the override, that is wrong."""
+
+    def merge_from_list(self, cfg_list) -> None:
+        cfg_list = list(cfg_list)
+        # The overrides are argparse's REMAINDER: an option written after them lands here.
+        options = [k for k in cfg_list[0::2] if isinstance(k, str) and k.startswith("-")]
+        if options:
+            raise ConfigOverrideError(
+                f"{options[0]} follows the KEY VALUE config overrides, which must come last: "
+                f"put it before them (overrides: {' '.join(map(str, cfg_list))})")
+        if len(cfg_list) % 2:
+            raise ConfigOverrideError(
+                f"config overrides come in KEY VALUE pairs; {cfg_list[-1]} has no value")
+        try:
+            super().merge_from_list(cfg_list)
+        except AssertionError as e:  # yacs: "Non-existent key: X"
+            raise ConfigOverrideError(f"config override: {e}; no config defines it") from None
+        except ValueError as e:  # yacs: a value of the wrong type
+            raise ConfigOverrideError(f"config override: {e}") from None
 
     def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
         if allow_unsafe:
