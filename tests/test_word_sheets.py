@@ -129,3 +129,23 @@ def test_a_malformed_polygon_names_the_file_and_entry(tmp_path):
     record["annotations"][1]["segmentation"] = [[1, 2, 3]]
     with pytest.raises(ValueError, match=r"scene.png, annotation 1: 'segmentation'"):
         cut_words(record, SheetSpec())
+
+
+@pytest.mark.detectron2
+def test_builtin_word_sheets_hold_the_legible_words_of_their_scenes(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLD_D2_CACHE", str(tmp_path))
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    import dld_d2  # noqa: F401  (registers the built-in datasets)
+
+    for words, scenes in (("dld_synthetic_words_train", "dld_synthetic_train"),
+                          ("dld_synthetic_3k_words_train", "dld_synthetic_3k_train"),
+                          ("dld_synthetic_tiny_words_train", "dld_synthetic_tiny_train")):
+        assert MetadataCatalog.get(words).word_sheets_of == scenes
+        assert scenes in DatasetCatalog.list()
+    scenes = DatasetCatalog.get("dld_synthetic_tiny_train")
+    sheets = DatasetCatalog.get("dld_synthetic_tiny_words_train")
+    legible = sorted(a["text"] for r in scenes for a in r["annotations"]
+                     if not a["iscrowd"] and a["text"])
+    assert len(legible) > 50
+    assert sorted(a["text"] for r in sheets for a in r["annotations"]) == legible

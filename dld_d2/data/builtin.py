@@ -156,8 +156,12 @@ def register_all(root=None):
         register_synthetic(f"dld_synthetic_{split}", split)
         # A few images, for quick-schedule configs and tests.
         register_synthetic(f"dld_synthetic_tiny_{split}", split, num_train=8, num_test=4)
+    # Three times the training scenes (the first 1,000 are dld_synthetic_train's): more
+    # distinct words for the reader.
+    register_synthetic("dld_synthetic_3k_train", "train", num_train=3000)
     # The training scenes' words packed into sheets, for the recognition warm-up.
     register_word_sheets("dld_synthetic_words_train", "dld_synthetic_train")
+    register_word_sheets("dld_synthetic_3k_words_train", "dld_synthetic_3k_train")
     register_word_sheets("dld_synthetic_tiny_words_train", "dld_synthetic_tiny_train")
 
 
