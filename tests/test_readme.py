@@ -31,6 +31,7 @@ README_EVAL_DATA = "../shared/eval"
 # Where the README's weights come from → the folder of the config that trains them here.
 WEIGHT_DIRS = {
     "output/demo/teacher/": "teacher_cpu",
+    "output/synth_reader_warmup/": "reader_warmup_cpu",
     "output/demo/dld_gamma0.1/": "distill_cpu",
     "output/teacher/": "teacher",
     "output/distill/": "distill",
@@ -72,6 +73,8 @@ def _small(cmd, tmp):
         if "--num-gpus" in args:  # CPU processes here
             args[args.index("--num-gpus") + 1] = "2" if "synth" in cmd else "1"
         args += SMALL + ["OUTPUT_DIR", str(tmp / config)]
+        if config == "reader_warmup_cpu":  # the reader warm-up reads word sheets, not scenes
+            args += ["DATASETS.TRAIN", '("dld_synthetic_tiny_words_train",)']
     elif args[:2] in (["python", "tools/get_flops.py"], ["python", "tools/benchmark.py"]):
         args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
     elif args[:2] == ["python", "tools/learning_curve.py"]:
