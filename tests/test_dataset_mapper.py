@@ -473,11 +473,14 @@ def test_visualize_data_tool(scenes, tmp_path):
 def test_visualize_data_names_an_unregistered_dataset(tmp_path):
     proc = subprocess.run(
         [sys.executable, "tools/visualize_data.py", "--source", "annotation",
-         "--dataset", "no_such_set", "--output-dir", str(tmp_path)],
+         "--dataset", "dld_synthetic_tset", "--output-dir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == "dataset 'no_such_set' is not registered"
+    # A misspelt name gets the registered names close to it.
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "dataset 'dld_synthetic_tset' is not registered; did you mean 'dld_synthetic_test' or "
+        "'dld_synthetic_train' or 'dld_synthetic_tiny_test'?")
 
 
 def test_any_crop_drops_the_instances_it_cuts(scenes):
