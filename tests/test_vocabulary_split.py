@@ -1,0 +1,46 @@
+"""benchmarks/synthetic_teacher/vocabulary_split.py: found and read words per kind."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "synthetic_teacher" / "vocabulary_split.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("vocabulary_split", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _box(x, y, w=100, h=30):
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
+
+
+def _ann(text, x, y, iscrowd=0):
+    return {"text": text, "iscrowd": iscrowd, "segmentation": [_box(x, y)]}
+
+
+def test_words_are_split_into_vocabulary_and_random_strings():
+    split = _script().vocabulary_split
+    records = [{"image_id": "a", "annotations": [
+        _ann("KELO", 0, 0),        # a vocabulary word (case-insensitive), read in another case
+        _ann("mira", 0, 100),      # a vocabulary word nothing was detected on
+        _ann("x7#2", 0, 200),      # a random string, misread
+        _ann("Q9", 0, 300),        # a random string, read
+        _ann("kelo", 0, 400, 1),   # don't care: not counted
+    ]}]
+    predictions = {"a": [
+        {"polygon": _box(0, 0), "text": "kelo"},
+        {"polygon": _box(300, 100), "text": "mira"},  # elsewhere: IoU 0
+        {"polygon": _box(10, 200), "text": "x7#z"},   # IoU 0.82
+        {"polygon": _box(0, 310), "text": "q9"},      # IoU 0.5: found
+        {"polygon": _box(0, 400), "text": "kelo"},
+    ]}
+    out = split(predictions, records, {"kelo", "mira"})
+    assert {k: (s["words"], s["found"], s["read"]) for k, s in out.items()} == {
+        "vocabulary": (2, 1, 1), "random": (2, 2, 1)}
+    assert dict(out["random"]["misreadings"]) == {("x7#2", "x7#z"): 1}
+    assert not out["vocabulary"]["misreadings"]
+    # A prediction below IoU 0.5 does not find the word.
+    predictions["a"][3]["polygon"] = _box(0, 312)
+    assert split(predictions, records, {"kelo", "mira"})["random"]["found"] == 1
