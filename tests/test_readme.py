@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
 DLD_QUICK = "configs/quick_schedules/dld_instant_test.yaml"
+WARMUP_QUICK = "configs/quick_schedules/reader_warmup_instant_test.yaml"
 # Small-size overrides for commands that train: tiny synthetic splits, 2 iterations, small inputs.
 SMALL = [
     "DATASETS.TRAIN", '("dld_synthetic_tiny_train",)', "DATASETS.TEST", '("dld_synthetic_tiny_test",)',
@@ -30,7 +31,7 @@ README_EVAL_DATA = "../shared/eval"
 
 # Where the README's weights come from → the folder of the config that trains them here.
 WEIGHT_DIRS = {
-    "output/demo/teacher/": "teacher_cpu",
+    "output/demo/teacher/": "teacher_warm_cpu",
     "output/synth_reader_warmup/": "reader_warmup_cpu",
     "output/demo/dld_gamma0.1/": "distill_cpu",
     "output/teacher/": "teacher",
@@ -56,7 +57,9 @@ def _small(cmd, tmp):
     if "git+https://" in cmd:
         return None  # detectron2 from GitHub: no network here; CI has it built from source
     if cmd == "make demo":
-        return (f'make demo DEMO_OPTS="--config-file {QUICK} --distill-config {DLD_QUICK} '
+        # --full: the baselines' steps too (the default path is a subset of them).
+        return (f'make demo DEMO_OPTS="--full --config-file {QUICK} --distill-config {DLD_QUICK} '
+                f'--warmup-config {WARMUP_QUICK} '
                 f'--output {tmp}/demo --num-latency 2 --curve-scales 0.4"')
     args = shlex.split(cmd)
     # One output folder per training config, named after it; the README's weight paths point
@@ -125,6 +128,10 @@ def test_every_readme_command_runs(tmp_path, eval_data_location):
     # DLD's teacher view (S-288 in the quick DLD config) differs from the teacher's (S-256): the
     # teacher is evaluated there too, and that row is the reference of the ratios.
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    # The teacher is trained in two stages: the joint stage starts from the reader warm-up.
+    assert list(summary["minutes"])[1:3] == ["reader_warmup", "teacher"]
+    teacher_log = (tmp_path / "demo" / "logs" / "teacher.log").read_text()
+    assert f"Loading from {tmp_path / 'demo' / 'reader_warmup' / 'model_final.pth'}" in teacher_log
     assert [r["name"] for r in summary["rows"]] == [
         "teacher_dld_view", "teacher", "dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"]
     assert summary["rows"][0]["what"].startswith("teacher at S-288")

@@ -52,8 +52,8 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
     assert run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", []) == str(fresh)
     assert commands == [
         ("dld_gamma0.1", ["train_net.py", "--config-file", str(done / "config.yaml"), "--eval-only",
-                          "MODEL.WEIGHTS", str(done / "model_final.pth"), "OUTPUT_DIR", str(done),
-                          "TEST.TEXT.COUNT_FLOPS", "True", "MODEL.DEVICE", "cpu", *opts]),
+                          "OUTPUT_DIR", str(done), "TEST.TEXT.COUNT_FLOPS", "True", "MODEL.DEVICE", "cpu",
+                          *opts, "MODEL.WEIGHTS", str(done / "model_final.pth")]),
         ("fixed_0.7", ["train_net.py", "--config-file", "configs/synth/distill_cpu.yaml",
                        "OUTPUT_DIR", str(fresh), "MODEL.DEVICE", "cpu"]),
     ]
@@ -69,6 +69,61 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
     (fresh / "model_final.pth").write_text("weights from elsewhere")
     with pytest.raises(SystemExit, match="no .*config.yaml beside it"):
         run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", [])
+
+
+def test_a_teacher_trained_from_the_warmup_is_reevaluated_with_its_own_weights(tmp_path):
+    # Training starts from the warm-up's weights; --reuse-trained must evaluate the teacher's
+    # own checkpoint, not the warm-up's (a MODEL.WEIGHTS override after it would win).
+    demo = _demo_module()
+    args = demo.parse_args(["--output", str(tmp_path), "MODEL.WEIGHTS", "elsewhere.pth"])
+    run = demo.Pipeline(args, "test")
+    commands = []
+    run.step = lambda name, cmd: commands.append((name, cmd))
+    warm = str(tmp_path / "reader_warmup" / "model_final.pth")
+    run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"], init_weights=warm)
+    assert commands[-1][1][-2:] == ["MODEL.WEIGHTS", warm]
+    done = tmp_path / "teacher"
+    done.mkdir()
+    (done / "model_final.pth").write_text("trained weights")
+    (done / "config.yaml").write_text("MODEL:\n  META_ARCHITECTURE: TextSpotter\n")
+    run.args.reuse_trained = True
+    run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"], init_weights=warm)
+    cmd = commands[-1][1]
+    assert "--eval-only" in cmd and warm not in cmd
+    assert cmd[-2:] == ["MODEL.WEIGHTS", str(done / "model_final.pth")]
+
+
+def test_a_reused_reader_warmup_is_not_evaluated(tmp_path):
+    # The warm-up trains the reader alone: its detector is untrained, so evaluating it again
+    # under --reuse-trained would only cost minutes. It is reused as it is, and said so.
+    demo = _demo_module()
+    args = demo.parse_args(["--output", str(tmp_path), "--reuse-trained"])
+    assert args.config_file == "configs/synth/teacher_warm_cpu.yaml"
+    assert args.warmup_config == "configs/synth/reader_warmup_cpu.yaml"
+    run = demo.Pipeline(args, "test")
+    done = tmp_path / "reader_warmup"
+    done.mkdir()
+    (done / "model_final.pth").write_text("trained weights")
+    commands = []
+    run.step = lambda name, cmd: commands.append((name, cmd))
+    assert run.train("reader_warmup", args.warmup_config, [], evaluated=False) == str(done)
+    assert commands == [] and run.reused == ["reader_warmup"]
+    # Without a checkpoint it is trained as any step.
+    (done / "model_final.pth").unlink()
+    run.train("reader_warmup", args.warmup_config, [], evaluated=False)
+    assert commands == [("reader_warmup", ["train_net.py", "--config-file", args.warmup_config,
+                                           "OUTPUT_DIR", str(done)])]
+
+
+def test_the_default_path_distils_gamma_0_1_and_full_adds_the_baselines():
+    # `make demo` must fit its time budget: DLD γ = 0.1 only; --full adds γ = 0.3 and the
+    # fixed-scale student, whose curve the run then evaluates.
+    demo = _demo_module()
+    assert not demo.parse_args([]).full and demo.parse_args(["--full"]).full
+    assert [name for name, _, _ in demo.distilled(full=False)] == ["dld_gamma0.1"]
+    assert [name for name, _, _ in demo.distilled(full=True)] == ["dld_gamma0.1", "dld_gamma0.3", demo.FIXED]
+    name, opts, what = demo.distilled(full=True)[2]
+    assert opts == ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.7"]
 
 
 def _scene(image_id, size, words):

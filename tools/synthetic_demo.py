@@ -1,18 +1,23 @@
 #!/usr/bin/env python
 """The main job on the built-in synthetic scenes: teacher → DLD → baselines → results, on CPU.
 
-    python tools/synthetic_demo.py                                  # everything (~60 min, 2 cores)
+    python tools/synthetic_demo.py                                  # teacher → DLD γ = 0.1 (README)
+    python tools/synthetic_demo.py --full                           # and γ = 0.3, the fixed baseline
     python tools/synthetic_demo.py --teacher-weights model_final.pth    # reuse a teacher
+    python tools/synthetic_demo.py --warmup-config "" --config-file configs/synth/teacher_cpu.yaml
+                                                                    # the one-stage teacher
     python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
     python tools/synthetic_demo.py --reuse-trained                  # evaluate trained models again
 
 Steps (each one a command a user could type; their logs go to OUTPUT/logs/):
   1. draw a few training scenes with their annotations         (tools/visualize_data.py)
-  2. train the teacher and evaluate it with GFLOPs              (train_net.py)
+  2. train the teacher in two stages, a reader warm-up on word sheets, then the whole spotter
+     from its weights, and evaluate it with GFLOPs              (train_net.py)
      (and at DLD's teacher view when that differs: the reference row of the ratios)
   3. spot text in a few test images                             (tools/demo.py)
-  4. distil it: DLD with γ = 0.1 and γ = 0.3, and the fixed-low-scale baseline (train_net.py)
-  5. evaluate the fixed-scale student at other test scales      (train_net.py --eval-only)
+  4. distil it: DLD with γ = 0.1; with --full also γ = 0.3 and the fixed-low-scale baseline
+                                                                (train_net.py)
+  5. with --full: evaluate the fixed-scale student at other test scales (train_net.py --eval-only)
   6. CPU latency of the teacher and the DLD students             (tools/benchmark.py)
   7. write OUTPUT/summary.md, summary.json and hmean_vs_gflops.png, and print the table.
 """
@@ -25,24 +30,37 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: The distilled models: name, overrides of the distillation config, what the row means.
+#: The distilled models: name, overrides of the distillation config, what the row means, and
+#: whether the default path trains it (the others come with --full).
 DISTILLED = (
-    ("dld_gamma0.1", ["MODEL.DLD.PENALTY_WEIGHT", "0.1"], "DLD, γ = 0.1"),
-    ("dld_gamma0.3", ["MODEL.DLD.PENALTY_WEIGHT", "0.3"], "DLD, γ = 0.3"),
+    ("dld_gamma0.1", ["MODEL.DLD.PENALTY_WEIGHT", "0.1"], "DLD, γ = 0.1", True),
+    ("dld_gamma0.3", ["MODEL.DLD.PENALTY_WEIGHT", "0.3"], "DLD, γ = 0.3", False),
     # The fixed-scale baseline near DLD's cost (DLD's mean scale is 0.6-0.8), and its curve below.
     ("fixed_0.7", ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.7"],
-     "fixed scale 0.7, no selector"),
+     "fixed scale 0.7, no selector", False),
 )
+FIXED = "fixed_0.7"
+
+
+def distilled(full):
+    """(name, overrides, what) of the distilled models a run trains."""
+    return [(name, opts, what) for name, opts, what, default in DISTILLED if default or full]
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-file", default="configs/synth/teacher_cpu.yaml", help="teacher config")
+    p.add_argument("--config-file", default="configs/synth/teacher_warm_cpu.yaml", help="teacher config")
+    p.add_argument("--warmup-config", default="configs/synth/reader_warmup_cpu.yaml",
+                   help="the reader warm-up trained before the teacher, which starts from its "
+                        "weights (\"\": none, the teacher config's own MODEL.WEIGHTS)")
     p.add_argument("--output", default="output/demo", help="output folder")
     p.add_argument("--distill-config", default="configs/synth/distill_cpu.yaml",
                    help="distillation config (the rows differ by γ and scale policy only)")
     p.add_argument("--teacher-weights", default="", help="use these weights instead of training")
     p.add_argument("--teacher-only", action="store_true", help="stop after the teacher's demo")
+    p.add_argument("--full", action="store_true",
+                   help="also DLD γ = 0.3 and the fixed-scale baseline with its curve at "
+                        "--curve-scales (about an hour more on 2 cores: README)")
     p.add_argument("--reuse-trained", action="store_true",
                    help="evaluate a training step's model_final.pth where OUTPUT holds one instead "
                         "of training again (after a change to evaluation only; the table marks it)")
@@ -120,9 +138,14 @@ class Pipeline:
         _run(cmd, os.path.join(self.logs, f"{name}.log"))
         self.minutes[name] = round((time.time() - t0) / 60, 1)
 
-    def train(self, name, config, opts):
+    def train(self, name, config, opts, evaluated=True, init_weights=None):
+        """Train `config` into OUTPUT/name, from `init_weights` if given (`evaluated`: the run
+        ends with its evaluation)."""
         folder = os.path.join(self.out, name)
         final = os.path.join(folder, "model_final.pth")
+        if self.args.reuse_trained and os.path.isfile(final) and not evaluated:
+            self.reused.append(name)
+            return folder
         if self.args.reuse_trained and os.path.isfile(final):
             # The run's own config.yaml (written by Detectron2) rebuilds the trained model.
             config = os.path.join(folder, "config.yaml")
@@ -136,15 +159,17 @@ class Pipeline:
         stale = os.path.join(folder, "metrics.json")
         if os.path.exists(stale):
             os.remove(stale)
+        start = ["MODEL.WEIGHTS", init_weights] if init_weights else []
         self.step(name, ["train_net.py", "--config-file", config, "OUTPUT_DIR", folder]
-                  + self.args.opts + opts)
+                  + self.args.opts + opts + start)
         return folder
 
     def evaluate(self, name, config, weights, opts):
         folder = os.path.join(self.out, name)
-        self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "MODEL.WEIGHTS",
-                         weights, "OUTPUT_DIR", folder, "TEST.TEXT.COUNT_FLOPS", "True"]
-                  + self.args.opts + opts)
+        # The weights last: no override can make it evaluate other weights than `weights`.
+        self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "OUTPUT_DIR", folder,
+                         "TEST.TEXT.COUNT_FLOPS", "True"] + self.args.opts + opts
+                  + ["MODEL.WEIGHTS", weights])
         return folder
 
 
@@ -178,8 +203,13 @@ def main(argv=None):
         teacher = os.path.abspath(args.teacher_weights)
         teacher_results = run.evaluate("teacher_eval", args.config_file, teacher, [])
     else:
+        start = None
+        if args.warmup_config:
+            warm = run.train("reader_warmup", args.warmup_config, [], evaluated=False)
+            start = os.path.join(warm, "model_final.pth")
         # Training ends with its evaluation (with GFLOPs: TEST.TEXT.COUNT_FLOPS in the config).
-        teacher_results = run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"])
+        teacher_results = run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"],
+                                    init_weights=start)
         teacher = os.path.join(teacher_results, "model_final.pth")
 
     from dld_d2.data.dataset_records import dataset_records
@@ -214,11 +244,11 @@ def main(argv=None):
                                   ["INPUT.MIN_SIZE_TEST", str(view[0]), "INPUT.MAX_SIZE_TEST", str(view[1])])
             rows.insert(0, row("teacher_dld_view", f"teacher at S-{view[0]} (DLD's teacher view)",
                                folder, teacher))
-        for name, opts, what in DISTILLED:
+        for name, opts, what in distilled(args.full):
             folder = run.train(name, args.distill_config, ["MODEL.DLD.TEACHER_WEIGHTS", teacher] + opts)
             rows.append(row(name, what, folder, os.path.join(folder, "model_final.pth")))
-        fixed = rows[-1]
-        for s in args.curve_scales:
+        fixed = next((r for r in rows if r["name"] == FIXED), None)
+        for s in args.curve_scales if fixed else ():
             folder = run.evaluate(f"fixed_at_{s:g}", fixed["config"], fixed["weights"],
                                   ["MODEL.DLD.FIXED_SCALE", str(s)])
             # By text size too: where the fixed student's reading stops improving with scale.
