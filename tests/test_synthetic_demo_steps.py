@@ -115,6 +115,22 @@ def test_a_reused_reader_warmup_is_not_evaluated(tmp_path):
                                            "OUTPUT_DIR", str(done)])]
 
 
+def test_the_teacher_starts_from_the_warmup_unless_there_is_none(tmp_path):
+    demo = _demo_module()
+    for argv, expected in (([], ["reader_warmup", "teacher"]), (["--warmup-config", ""], ["teacher"])):
+        args = demo.parse_args(["--output", str(tmp_path)] + argv)
+        run = demo.Pipeline(args, "test")
+        commands = []
+        run.step = lambda name, cmd: commands.append((name, cmd))
+        assert demo.train_teacher(run, args) == str(tmp_path / "teacher")
+        assert [name for name, _ in commands] == expected
+        teacher = commands[-1][1]
+        if argv:  # no warm-up: the teacher config's own MODEL.WEIGHTS
+            assert "MODEL.WEIGHTS" not in teacher
+        else:
+            assert teacher[-2:] == ["MODEL.WEIGHTS", str(tmp_path / "reader_warmup" / "model_final.pth")]
+
+
 def test_the_default_path_distils_gamma_0_1_and_full_adds_the_baselines():
     # `make demo` must fit its time budget: DLD γ = 0.1 only; --full adds γ = 0.3 and the
     # fixed-scale student, whose curve the run then evaluates.

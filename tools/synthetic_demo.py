@@ -187,6 +187,16 @@ def _test_view(cfg):
     return cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
 
 
+def train_teacher(run, args):
+    """The reader warm-up (unless --warmup-config is ""), then the teacher from its weights;
+    the teacher's run folder. Training ends with its evaluation, with GFLOPs."""
+    start = None
+    if args.warmup_config:
+        warm = run.train("reader_warmup", args.warmup_config, [], evaluated=False)
+        start = os.path.join(warm, "model_final.pth")
+    return run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"], init_weights=start)
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = _load_cfg(args.config_file, args.opts)
@@ -203,13 +213,7 @@ def main(argv=None):
         teacher = os.path.abspath(args.teacher_weights)
         teacher_results = run.evaluate("teacher_eval", args.config_file, teacher, [])
     else:
-        start = None
-        if args.warmup_config:
-            warm = run.train("reader_warmup", args.warmup_config, [], evaluated=False)
-            start = os.path.join(warm, "model_final.pth")
-        # Training ends with its evaluation (with GFLOPs: TEST.TEXT.COUNT_FLOPS in the config).
-        teacher_results = run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"],
-                                    init_weights=start)
+        teacher_results = train_teacher(run, args)
         teacher = os.path.join(teacher_results, "model_final.pth")
 
     from dld_d2.data.dataset_records import dataset_records
