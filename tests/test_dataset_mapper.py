@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -440,15 +441,11 @@ def test_configurable_construction(scenes):
 # tools/visualize_data.py
 # -------------------------------------------------------------------------------------------------
 def test_visualize_data_tool(scenes, tmp_path):
-    import importlib.util
     from pathlib import Path
 
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
-    tool = Path(__file__).resolve().parents[1] / "tools" / "visualize_data.py"
-    spec = importlib.util.spec_from_file_location("visualize_data", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("tools/visualize_data.py")
 
     name = "dld_test_visualize_scenes"
     dicts = [dict(scenes[0]), dict(scenes[1], annotations=[])]

@@ -1,11 +1,11 @@
 """tools/dataset_stats.py: as users run it (a subprocess) and in-process."""
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "dataset_stats.py"
@@ -32,10 +32,7 @@ def _finish(proc):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("dataset_stats", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/dataset_stats.py")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 image_io tests run without detectron2; those comparing with Detectron2's reader, and those of
 the mapper and the demo, are marked `detectron2`.
 """
-import importlib.util
 import io
 import logging
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from dld_d2.data.image_io import UnreadableImageError, read_image
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
@@ -233,10 +233,7 @@ def demo():
     # setup_logger is cached: called here first, the demo's own call leaves the "dld_d2" logger
     # propagating to caplog (tests/conftest.py sets that per test).
     setup_logger(name="dld_d2")
-    spec = importlib.util.spec_from_file_location("demo_tool", REPO / "tools" / "demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/demo.py", name="demo_tool")
 
 
 @pytest.fixture(scope="module")

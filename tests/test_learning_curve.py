@@ -1,5 +1,4 @@
 """tools/learning_curve.py: checkpoints of a run, their training minutes, their scores."""
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -7,16 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "learning_curve.py"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("learning_curve", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/learning_curve.py")
 
 
 def _write_metrics(folder, lines):

@@ -1,7 +1,6 @@
 """The reading analysis: tallies and misreadings of crafted readings (pure), and
 tools/analyze_reading.py on a tiny trained teacher, cross-checked against the evaluator."""
 import collections
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from dld_d2.evaluation.reading_analysis import (
     size_labeller,
     word_height,
 )
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
@@ -158,11 +158,7 @@ def test_analyze_reading_refuses_without_weights(tmp_path):
 
 
 def _tool():
-    tool = REPO / "tools" / "analyze_reading.py"
-    spec = importlib.util.spec_from_file_location("analyze_reading", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/analyze_reading.py")
 
 
 @pytest.mark.detectron2

@@ -1,6 +1,5 @@
 """Config files and checkpoints from users are data: payloads never run, broken files say what
 they are, checkpoints must fit the model, saves are atomic and a broken resume names a good one."""
-import importlib.util
 import os
 import pickle
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from script_loader import load_script
 
 pytestmark = pytest.mark.detectron2
 
@@ -19,10 +19,7 @@ QUICK_DLD = str(REPO / "configs" / "quick_schedules" / "dld_instant_test.yaml")
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"tools/{name}.py")
 
 
 class _Payload:

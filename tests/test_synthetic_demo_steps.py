@@ -1,19 +1,13 @@
 """tools/synthetic_demo.py's pipeline steps, without running them."""
 import argparse
-import importlib.util
 import os
-from pathlib import Path
 
 import pytest
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "synthetic_demo.py"
+from script_loader import load_script
 
 
 def _demo_module():
-    spec = importlib.util.spec_from_file_location("synthetic_demo", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/synthetic_demo.py")
 
 
 def test_training_step_starts_a_fresh_metrics_file(tmp_path):

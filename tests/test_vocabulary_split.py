@@ -1,15 +1,9 @@
 """benchmarks/synthetic_teacher/vocabulary_split.py: found and read words per kind."""
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "synthetic_teacher" / "vocabulary_split.py"
+from script_loader import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("vocabulary_split", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/synthetic_teacher/vocabulary_split.py")
 
 
 def _box(x, y, w=100, h=30):
