@@ -136,6 +136,17 @@ def test_the_default_path_distils_gamma_0_1_and_full_adds_the_baselines():
     assert opts == ["MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "0.7"]
 
 
+def test_options_that_would_change_nothing_are_refused(capsys):
+    demo = _demo_module()
+    assert demo.parse_args(["--full"]).curve_scales == [0.5, 0.6, 0.8]
+    assert demo.parse_args(["--full", "--curve-scales", "0.4"]).curve_scales == [0.4]
+    for argv, message in ((["--curve-scales", "0.4"], "--curve-scales needs --full"),
+                          (["--full", "--teacher-only"], "contradict")):
+        with pytest.raises(SystemExit) as e:
+            demo.parse_args(argv)
+        assert e.value.code == 2 and message in capsys.readouterr().err
+
+
 def _scene(image_id, size, words):
     anns = [{"bbox": [10, 10 + 40 * i, 110, 40 + 40 * i], "bbox_mode": 0, "text": w, "iscrowd": 0,
              "segmentation": [[10, 10 + 40 * i, 110, 10 + 40 * i, 110, 40 + 40 * i, 10, 40 + 40 * i]]}

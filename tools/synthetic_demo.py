@@ -66,10 +66,19 @@ def parse_args(argv=None):
                         "of training again (after a change to evaluation only; the table marks it)")
     p.add_argument("--num-demo", type=int, default=4, help="test images to run the demo on")
     p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
-    p.add_argument("--curve-scales", type=float, nargs="*", default=[0.5, 0.6, 0.8],
-                   help="other test scales of the fixed-scale student (its curve in the plot)")
+    p.add_argument("--curve-scales", type=float, nargs="*", default=None,
+                   help="other test scales of the fixed-scale student (its curve in the plot; "
+                        "with --full; default 0.5 0.6 0.8)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every step")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # Options that would change nothing are refused rather than ignored.
+    if args.curve_scales is not None and not args.full:
+        p.error("--curve-scales needs --full (the fixed-scale student is trained only with --full)")
+    if args.full and args.teacher_only:
+        p.error("--full and --teacher-only contradict each other: --full adds distilled models")
+    if args.curve_scales is None:
+        args.curve_scales = [0.5, 0.6, 0.8]
+    return args
 
 
 def _run(cmd, log_path):
