@@ -50,12 +50,13 @@ def write(path, text):
 
 def test_formats_are_the_registry_names_in_order():
     assert FORMATS == registry.names() == (
-        "ic13", "ic15", "mlt17", "totaltext", "totaltext_poly", "adet", "davar_json"
+        "ic13", "ic15", "mlt17", "totaltext", "totaltext_poly", "adet", "cocotext",
+        "cocotext_train", "cocotext_val", "davar_json", "synthtext"
     )
     assert [f.name for f in registry.line_formats()] == [
         "adet", "ic13", "mlt17", "totaltext_poly", "ic15"
     ]
-    assert [f.name for f in registry.sniffers(datalist=True)] == ["davar_json"]
+    assert [f.name for f in registry.sniffers(datalist=True)] == ["cocotext", "davar_json"]
     assert [f.name for f in registry.sniffers(datalist=False)] == ["totaltext"]
 
 

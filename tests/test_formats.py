@@ -269,7 +269,8 @@ def test_unknown_and_undetectable_formats(tmp_path):
     with pytest.raises(FileNotFoundError, match="annotations not found"):
         load_annotations(tmp_path / "missing.zip")
     assert set(FORMATS) == {"ic13", "ic15", "mlt17", "totaltext", "totaltext_poly", "adet",
-                            "davar_json"}
+                            "cocotext", "cocotext_train", "cocotext_val", "davar_json",
+                            "synthtext"}
 
 
 def test_degenerate_invalid_and_too_few_points(tmp_path):

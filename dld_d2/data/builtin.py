@@ -26,7 +26,13 @@ _PREDEFINED_SPLITS = {
     "totaltext_test": (
         "totaltext/test_images", "totaltext/total-text-gt.zip", "totaltext_poly", "totaltext",
     ),
+    # COCO-Text v2: both sets are COCO train2014 images, told apart by the json's "set".
+    "cocotext_train": ("coco/train2014", "coco/cocotext.v2.json", "cocotext_train", None),
+    "cocotext_val": ("coco/train2014", "coco/cocotext.v2.json", "cocotext_val", None),
 }
+
+# SynthText: the images, and the file tools/convert_synthtext.py makes of their gt.mat.
+_SYNTHTEXT = ("SynthText", "SynthText/synthtext_train.npz")
 
 # Lexicon files per test set, relative to $DETECTRON2_DATASETS/lexicons/ (docs/evaluation.md, "Lexicons").
 _LEXICONS = {
@@ -101,6 +107,26 @@ def register_text_dataset(
     )
 
 
+def load_synthtext(image_root, converted):
+    """SynthText's dicts from `converted`; when it is missing but `image_root/gt.mat` is there,
+    FileNotFoundError giving the command that converts it."""
+    from .formats.synthtext import missing_conversion_message
+
+    gt_mat = os.path.join(image_root, "gt.mat")
+    if not os.path.exists(converted) and os.path.exists(gt_mat):
+        raise FileNotFoundError(missing_conversion_message(gt_mat, converted))
+    return load_text_dataset(image_root, converted, fmt="synthtext")
+
+
+def register_synthtext(name, image_root, converted):
+    """Register SynthText (images under `image_root`, its converted gt.mat `converted`)."""
+    DatasetCatalog.register(name, lambda: load_synthtext(image_root, converted))
+    MetadataCatalog.get(name).set(
+        thing_classes=["text"], evaluator_type="text_spotting", image_root=image_root,
+        annotations=converted, lexicons={},
+    )
+
+
 def register_synthetic(name, split, root=None, **spec):
     """Register a split of the built-in synthetic scenes (generated on first use, then cached).
 
@@ -152,6 +178,7 @@ def register_all(root=None):
             lexicons=lexicons,
             exact_gt=name.endswith("_test"),
         )
+    register_synthtext("synthtext_train", *(os.path.join(root, p) for p in _SYNTHTEXT))
     for split in ("train", "test"):
         register_synthetic(f"dld_synthetic_{split}", split)
         # A few images, for quick-schedule configs and tests.

@@ -9,8 +9,10 @@ are floats. `iscrowd=1` marks don't-care instances: text "###", a don't-care fla
 text longer than `max_text_len`, zero-area polygon.
 
 Formats (`fmt`): FORMATS, each registered with a one-line description, its parser and its
-detection hooks by one `register_format` call in its module (icdar, totaltext, adet,
-davar_json); registry.py says what a registration holds, docs/data.md describes the formats.
+detection hooks by one `register_format` call in its module (icdar, totaltext, adet, cocotext,
+davar_json, synthtext); registry.py says what a registration holds, docs/data.md describes the
+formats. SynthText's gt.mat is read once by tools/convert_synthtext.py; `synthtext` reads the
+result.
 
 A source is one file, a folder of `*.txt` GT files, or a zip of them. `image_id` is the image
 stem taken from the GT name (gt_img_12.txt -> img_12, gt_100.txt -> 100, poly_gt_img12.txt ->
@@ -47,8 +49,9 @@ Bad input policy (every skip and flag is counted in the LoadReport and logged on
     non-*.txt entries of a folder/zip     ignored, counted (LoadReport.ignored_entries)
 `strict=True` turns every skip into an AnnotationError naming the file and line.
 """
-# Each format module registers its formats on import; this order is the order of FORMATS.
-from . import icdar, totaltext, adet, davar_json  # noqa: F401  isort: skip
+# Each format module registers its formats on import; this order is the order of FORMATS, and
+# of the sniffers: cocotext's (a JSON object of COCO-Text keys) before davar_json's (any "{").
+from . import icdar, totaltext, adet, cocotext, davar_json, synthtext  # noqa: F401  isort: skip
 from . import registry
 from .common import BOX_MODE_XYXY_ABS, DONT_CARE_TEXT, AnnotationError, LoadReport
 from .detect import detect_format

@@ -17,7 +17,6 @@ Types are checked, not coerced: an entry whose height/width is not a finite numb
 takes its default) is a malformed entry; an instance whose care flag is not 0/1 or true/false
 (a string such as "0", None, 0.5) is a malformed instance.
 """
-import json
 import math
 import os
 import reprlib
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from .common import MALFORMED, MALFORMED_ENTRY, AnnotationError, RawInstance, Skip
 from .polygon_lines import parse_numbers
 from .registry import register_format
-from .sources import decode_text
+from .sources import read_json_file
 
 COMMENT_KEY = "###"
 
@@ -46,14 +45,7 @@ def read_davar_json(path):
 
     AnnotationError when the file is not UTF-8, not JSON, or not a JSON object.
     """
-    with open(path, "rb") as f:
-        text, problem = decode_text(f.read())
-    if text is None:
-        raise AnnotationError(f"{path}: {problem}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: a DAVAR datalist is a JSON object keyed by image path")
     images, bad = [], []

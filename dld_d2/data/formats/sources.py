@@ -1,5 +1,6 @@
 """Where annotations and images come from: a file, a folder or a zip of GT files; image lookup."""
 import codecs
+import json
 import os
 import re
 import zipfile
@@ -121,6 +122,19 @@ def decode_text(data):
         return None, (
             f"not UTF-8 text (byte 0x{byte.hex()} at offset {offset}, line {line}: {e.reason})"
         )
+
+
+def read_json_file(path):
+    """The parsed content of the UTF-8 JSON file `path`; AnnotationError naming the file (and
+    the byte or line) when it is not UTF-8 or not JSON."""
+    with open(path, "rb") as f:
+        text, problem = decode_text(f.read())
+    if text is None:
+        raise AnnotationError(f"{path}: {problem}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
 
 
 class ImageIndex:
