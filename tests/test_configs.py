@@ -46,12 +46,17 @@ def _random_teacher(config, folder):
     return str(folder / "teacher.pth")
 
 
-@pytest.mark.parametrize("path", ["configs/teacher.yaml", "configs/distill.yaml"])
+@pytest.mark.parametrize("path", ["configs/pretrain.yaml", "configs/teacher.yaml",
+                                  "configs/distill.yaml"])
 def test_paper_config_trains_one_iteration(path, tmp_path):
     env = dict(os.environ, DLD_D2_CACHE=str(tmp_path / "cache"))
-    teacher = ["MODEL.DLD.TEACHER_WEIGHTS", _random_teacher(path, tmp_path)] if "distill" in path else []
+    extra = ["MODEL.DLD.TEACHER_WEIGHTS", _random_teacher(path, tmp_path)] if "distill" in path else []
+    if "distill" not in path:  # neither ImageNet weights nor a pretrained spotter here
+        extra += ["MODEL.WEIGHTS", ""]
+    if "pretrain" in path:  # one tiny training set for SynthText + COCO-Text
+        extra += ["DATALOADER.DATASET_RATIOS", "()"]
     proc = subprocess.run(
-        [sys.executable, "train_net.py", "--config-file", path, *teacher,
+        [sys.executable, "train_net.py", "--config-file", path, *extra,
          "DATASETS.TRAIN", '("dld_synthetic_tiny_train",)', "DATASETS.TEST", "()",
          "INPUT.MIN_SIZE_TRAIN", "(256,)", "INPUT.MAX_SIZE_TRAIN", "320",
          "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "1", "SOLVER.WARMUP_ITERS", "0",
@@ -60,6 +65,22 @@ def test_paper_config_trains_one_iteration(path, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "out" / "model_final.pth").is_file()
+
+
+def test_pretrain_schedule_is_the_reference_codes():
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(str(REPO / "configs/pretrain.yaml"))
+    epoch = 800_000 // 32  # the reference's SynthText datalist, 32 of its images a step
+    assert cfg.SOLVER.MAX_ITER == 4 * epoch and cfg.SOLVER.STEPS == (2 * epoch, 3 * epoch)
+    assert cfg.SOLVER.IMS_PER_BATCH == 64 and cfg.SOLVER.BASE_LR == 0.001
+    assert cfg.SOLVER.CLIP_GRADIENTS.CLIP_VALUE == 5.0 and cfg.SOLVER.WARMUP_ITERS == 0
+    assert cfg.DATASETS.TRAIN == ("synthtext_train", "cocotext_train")
+    assert cfg.DATALOADER.DATASET_RATIOS == (0.5, 0.5)
+    assert cfg.INPUT.MIN_SIZE_TRAIN == (768,) and cfg.INPUT.MAX_SIZE_TRAIN == 768
+    cfg.merge_from_file(str(REPO / "configs/teacher.yaml"))
+    assert cfg.MODEL.WEIGHTS == "output/pretrain/model_final.pth"  # step 2 starts from step 1
 
 
 def test_distill_schedule_is_the_papers():

@@ -324,8 +324,8 @@ def test_benchmark_names_an_unregistered_dataset(tmp_path):
     # A name close to none gets the registered text-spotting datasets.
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("dataset 'no_such_set' is not registered; the registered "
-                           "text-spotting datasets are: dld_synthetic_3k_train, ")
-    assert "icdar2015_test" in last and "totaltext_test" in last and "coco_2017_val" not in last
+                           "text-spotting datasets are: cocotext_train, cocotext_val, ")
+    assert "icdar2015_test" in last and "synthtext_train" in last and "totaltext_test" in last and "coco_2017_val" not in last
 
 
 @d2

@@ -78,6 +78,16 @@ def _small(cmd, tmp):
         args += SMALL + ["OUTPUT_DIR", str(tmp / config)]
         if config == "reader_warmup_cpu":  # the reader warm-up reads word sheets, not scenes
             args += ["DATASETS.TRAIN", '("dld_synthetic_tiny_words_train",)']
+        if config == "pretrain":  # one tiny set for both training sets; no ImageNet file here
+            args += ["DATALOADER.DATASET_RATIOS", "()", "MODEL.WEIGHTS", ""]
+        if config == "teacher" and "--eval-only" not in args:  # its MODEL.WEIGHTS: step 1's output
+            args += ["MODEL.WEIGHTS", str(tmp / "pretrain" / "model_final.pth")]
+    elif args[:2] == ["python", "tools/convert_synthtext.py"]:
+        # A gt.mat in SynthText's real format, four images (tests/test_synthtext_cocotext.py).
+        from test_synthtext_cocotext import write_synthtext
+
+        args[2] = str(write_synthtext(tmp / "SynthText"))
+        args[3] = str(tmp / "SynthText" / "synthtext_train.npz")
     elif args[:2] in (["python", "tools/get_flops.py"], ["python", "tools/benchmark.py"]):
         args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
     elif args[:2] == ["python", "tools/learning_curve.py"]:
@@ -138,4 +148,7 @@ def test_every_readme_command_runs(tmp_path, eval_data_location):
     assert summary["rows"][0]["mean_input_short_side"] > summary["rows"][1]["mean_input_short_side"]
     assert list((tmp_path / "spotted").glob("*.json"))
     assert (tmp_path / "reading" / "reading.md").is_file()
+    assert (tmp_path / "SynthText" / "synthtext_train.npz").is_file()
+    teacher_log = (tmp_path / "teacher" / "log.txt").read_text()
+    assert f"Loading from {tmp_path / 'pretrain' / 'model_final.pth'}" in teacher_log
     assert (tmp_path / "curve" / "curve.md").is_file()

@@ -203,3 +203,27 @@ def test_a_seeded_distillation_repeats_exactly(trained, env, tmp_path):
         logged.append([(m["iteration"], m["total_loss"], m["loss_rs"], m["dld/mean_scale"])
                        for m in train])
     assert logged[0] == logged[1]
+
+
+PRETRAIN_QUICK = "configs/quick_schedules/pretrain_instant_test.yaml"
+
+
+def test_pretrain_then_teacher_then_distill_then_eval_only(env, tmp_path):
+    """The paper's three steps in order (configs/pretrain.yaml → teacher.yaml → distill.yaml, at
+    quick-schedule size), each one started from the weights of the step before."""
+    pre, teacher, dld = tmp_path / "pretrain", tmp_path / "teacher", tmp_path / "dld"
+    log = _run(["train_net.py", "--config-file", PRETRAIN_QUICK, "OUTPUT_DIR", str(pre)], env)
+    assert ("Sampling ('dld_synthetic_tiny_train', 'dld_synthetic_tiny_words_train') "
+            "with ratios (0.5, 0.5)") in log
+    log = _run(["train_net.py", "--config-file", QUICK, "OUTPUT_DIR", str(teacher),
+                "MODEL.WEIGHTS", str(pre / "model_final.pth")], env)
+    assert f"Loading from {pre / 'model_final.pth'}" in log
+    assert "not found in the checkpoint" not in log and "Initializing model from scratch" not in log
+    _run(["train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(dld),
+          "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth")], env)
+    log = _run(["train_net.py", "--config-file", DLD_QUICK, "--eval-only", "OUTPUT_DIR",
+                str(tmp_path / "eval"), "MODEL.WEIGHTS", str(dld / "model_final.pth")], env)
+    assert "Loading a DLD checkpoint holding: teacher, student, selector" in log
+    res = json.loads((tmp_path / "eval" / "inference" / "dld_synthetic_tiny_test"
+                      / "text_results.json").read_text())["text_spotting"]
+    assert res["mean_gflops"] > 0 and 0 <= res["e2e_none_hmean"] <= 100
