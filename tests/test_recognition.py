@@ -519,3 +519,119 @@ def test_ctc_loss_known_value_on_uniform_logits():
     loss.backward()
     assert logits.grad[2].abs().sum() == 0 and logits.grad[0].abs().sum() > 0
     assert float(ctc_loss(torch.zeros(0, steps, classes), targets[:0])) == 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# Reading with the CTC head (MODEL.TEXT_HEAD.DECODER "ctc" / "joint")
+# ------------------------------------------------------------------------------------------
+
+
+def test_ctc_greedy_merges_repeats_drops_blanks_and_cuts():
+    from dld_d2.modeling.recognition import ctc_greedy
+
+    path = [0, 5, 5, 0, 5, 7, 7, 0, 9, 1]  # 1 (EOS) is never read: its position is a blank
+    logits = torch.full((1, len(path), 12), -30.0)
+    logits[0, torch.arange(len(path)), torch.tensor(path)] = 30.0
+    logits[0, 9, 0] = 29.0  # EOS is excluded, so this position reads the blank
+    out = ctc_greedy(logits, max_length=6)
+    assert out.ids.shape == (1, 6)
+    assert out.ids[0].tolist() == [5, 5, 7, 9, 0, 0] and out.lengths.tolist() == [4]
+    assert float(out.scores[0]) == pytest.approx(1.0, abs=1e-4)
+    cut = ctc_greedy(logits, max_length=2)
+    assert cut.ids[0].tolist() == [5, 5] and cut.lengths.tolist() == [2]
+
+
+def test_ctc_greedy_on_uniform_logits_reads_nothing_with_the_known_score():
+    from dld_d2.modeling.recognition import ctc_greedy
+
+    steps, classes = 33, 97
+    out = ctc_greedy(torch.zeros(2, steps, classes), max_length=32)
+    assert out.lengths.tolist() == [0, 0]
+    # The empty text has one alignment (all blanks): p = (1 / (C - 1))^S without EOS; score p^(1/1).
+    assert float(out.scores[0]) == pytest.approx((1 / (classes - 1)) ** steps, rel=1e-4)
+
+
+def test_ctc_sequence_log_prob_sums_every_alignment():
+    import itertools
+
+    from dld_d2.modeling.recognition import ctc_sequence_log_prob
+    from dld_d2.modeling.recognition.ctc_decoding import ctc_log_probs
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 5)
+    log_probs = ctc_log_probs(logits)
+    ids = torch.tensor([[2, 3], [4, 4]])
+    lengths = torch.tensor([2, 2])
+    got = ctc_sequence_log_prob(log_probs, ids, lengths)
+    for i in range(2):
+        total = 0.0
+        for path in itertools.product([0, 2, 3, 4], repeat=4):  # EOS (1) has probability 0
+            merged = [c for j, c in enumerate(path) if c != 0 and (j == 0 or c != path[j - 1])]
+            if merged == ids[i].tolist():
+                total += math.exp(sum(float(log_probs[i, t, c]) for t, c in enumerate(path)))
+        assert float(got[i]) == pytest.approx(math.log(total), rel=1e-5)
+    # Too long for 2 positions ("aa" needs a blank between): impossible, -inf.
+    assert ctc_sequence_log_prob(log_probs[:, :2], ids, lengths)[1] == float("-inf")
+
+
+def test_attention_sequence_log_prob_is_the_teacher_forced_loss():
+    torch.manual_seed(0)
+    dec = AttentionDecoder(16, 16, 12, num_steps=6)
+    h = torch.randn(3, 7, 16)
+    ids = torch.tensor([[4, 5, 6, 0, 0], [7, 0, 0, 0, 0], [2, 3, 4, 5, 6]])
+    lengths = torch.tensor([3, 1, 5])
+    got = dec.sequence_log_prob(h, ids, lengths)
+    for i in range(3):
+        targets = torch.zeros(1, 7, dtype=torch.long)
+        n = int(lengths[i])
+        targets[0, 1 : n + 1] = ids[i, :n]
+        targets[0, n + 1] = EOS_ID
+        expected = -recognition_loss(dec(h[i : i + 1], targets), targets) * (n + 1)
+        assert float(got[i]) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="up to 5 characters"):
+        dec.sequence_log_prob(h[:1], torch.ones(1, 6, dtype=torch.long) * 3, torch.tensor([6]))
+
+
+def test_branch_trained_with_ctc_reads_a_word_with_every_decoder():
+    from dld_d2.modeling.recognition import ctc_loss
+
+    torch.manual_seed(0)
+    branch = RecognitionBranch(num_classes=97, channels=32, in_channels=8, aux_ctc=True)
+    p2 = torch.randn(1, 8, 16, 40)
+    boxes = [torch.tensor([[8.0, 12.0, 120.0, 44.0]])]
+    masks = [torch.ones(1, 64, 160, dtype=torch.bool)]
+    word = [39, 14, 3]
+    targets = torch.zeros(1, 34, dtype=torch.long)
+    targets[0, 1:5] = torch.tensor(word + [EOS_ID])
+    opt = torch.optim.Adam(branch.parameters(), lr=3e-3)
+    reads = {}
+    for step in range(200):
+        out = branch(p2, boxes, masks, targets)
+        loss = recognition_loss(out.logits, targets) + ctc_loss(branch.ctc_head(out.context), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 10 == 9:
+            branch.eval()
+            for decoder in ("attention", "ctc", "joint"):
+                pred = branch.predict(p2, boxes, masks, decoder=decoder)
+                reads[decoder] = (pred.ids[0, : pred.lengths[0]].tolist(), float(pred.scores[0]))
+            branch.train()
+            if all(r[0] == word for r in reads.values()):
+                break
+    assert all(r[0] == word for r in reads.values()), f"after {step + 1} steps: {reads}"
+    assert all(0.5 < r[1] <= 1.0 for r in reads.values()), reads
+    branch.eval()
+    # Joint scoring with weight 0 is the attention's own per-token probability of its text.
+    joint0 = branch.predict(p2, boxes, masks, decoder="joint", ctc_weight=0.0)
+    att = branch.predict(p2, boxes, masks)
+    assert float(joint0.scores[0]) == pytest.approx(float(att.scores[0]), rel=1e-4)
+
+
+def test_ctc_decoders_need_the_ctc_head():
+    branch = RecognitionBranch(num_classes=12, channels=16, in_channels=8)
+    context = torch.randn(2, 33, 16)
+    with pytest.raises(ValueError, match="needs the CTC head"):
+        branch.decode(context, decoder="ctc")
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        branch.decode(context, decoder="beam")

@@ -164,6 +164,31 @@ def test_auxiliary_ctc_loss_is_optional_and_weighted():
     assert values["0.5"] == pytest.approx(values["1.0"] / 2, rel=1e-5)
 
 
+def test_decoder_from_config_reads_with_the_ctc_head():
+    inp = _input(["Hello"], [[10, 20, 110, 50]])
+    texts = {}
+    for decoder in ("attention", "ctc", "joint"):
+        model = _model(_cfg(**{"MODEL.TEXT_HEAD.AUX_CTC_WEIGHT": "1.0",
+                               "MODEL.TEXT_HEAD.DECODER": decoder}))
+        assert model.roi_heads.text_decoder == decoder
+        model.roi_heads.box_predictor.test_score_thresh = 0.0
+        model.eval()
+        with torch.no_grad():
+            inst = model([inp])[0]["instances"]
+        assert len(inst) > 0 and len(inst.pred_texts) == len(inst)
+        assert ((inst.rec_scores >= 0) & (inst.rec_scores <= 1)).all()
+        texts[decoder] = list(inst.pred_texts)
+    # Same seed, same weights: "joint" reads, word by word, one of the other two's texts.
+    assert all(j in (a, c) for j, a, c in zip(texts["joint"], texts["attention"], texts["ctc"]))
+    with pytest.raises(ValueError, match="AUX_CTC_WEIGHT > 0"):
+        _model(_cfg(**{"MODEL.TEXT_HEAD.AUX_CTC_WEIGHT": "0.0", "MODEL.TEXT_HEAD.DECODER": "ctc"}))
+    with pytest.raises(ValueError, match="MODEL.TEXT_HEAD.DECODER must be one of"):
+        _model(_cfg(**{"MODEL.TEXT_HEAD.DECODER": "greedy"}))
+    with pytest.raises(ValueError, match="JOINT_CTC_WEIGHT"):
+        _model(_cfg(**{"MODEL.TEXT_HEAD.AUX_CTC_WEIGHT": "1.0", "MODEL.TEXT_HEAD.DECODER": "joint",
+                       "MODEL.TEXT_HEAD.JOINT_CTC_WEIGHT": "1.5"}))
+
+
 def test_roi_width_and_supersample_from_config():
     from detectron2.utils.events import EventStorage
 

@@ -35,6 +35,12 @@ def add_dld_config(cfg):
     cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT = 1.0
     # Decoding at inference: 1 = greedy, > 1 = beam search of that width.
     cfg.MODEL.TEXT_HEAD.BEAM_WIDTH = 1
+    # How inference reads: "attention" (the paper's decoder), "ctc" (the auxiliary CTC head's
+    # best path: no pull toward the training words) or "joint" (per word, the better of the two
+    # texts scored by both). "ctc" and "joint" need a model trained with AUX_CTC_WEIGHT > 0.
+    cfg.MODEL.TEXT_HEAD.DECODER = "attention"
+    # "joint" only: the CTC log-probability's share of the score (the attention's is 1 - this).
+    cfg.MODEL.TEXT_HEAD.JOINT_CTC_WEIGHT = 0.5
     # Training only: extra copies of every GT word given to the recognition loss, their boxes
     # jittered by up to TRAIN_JITTER_RATIO of the box size per side. More recognition samples
     # per image for little compute (CPU configs); 0 = the paper's recipe.

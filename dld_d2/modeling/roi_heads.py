@@ -11,7 +11,7 @@ from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
 from detectron2.structures import Boxes, Instances, polygons_to_bitmask
 
 from ..data.vocabulary import Vocabulary
-from .recognition import FEATURE_STRIDE, RecognitionOutputs, ctc_loss, recognition_loss
+from .recognition import DECODERS, FEATURE_STRIDE, RecognitionOutputs, ctc_loss, recognition_loss
 from .text_head import build_text_head
 
 
@@ -59,6 +59,8 @@ class TextSpottingROIHeads(StandardROIHeads):
         vocabulary: Vocabulary,
         rec_loss_weight: float = 1.0,
         beam_width: int = 1,
+        decoder: str = "attention",
+        joint_ctc_weight: float = 0.5,
         mask_threshold: float = 0.5,
         train_jitter_copies: int = 0,
         train_jitter_ratio: float = 0.1,
@@ -72,6 +74,9 @@ class TextSpottingROIHeads(StandardROIHeads):
             vocabulary: maps text ids to strings (kept here so the model can decode its output).
             rec_loss_weight: weight of `loss_att`.
             beam_width: 1 = greedy decoding at inference, > 1 = beam search.
+            decoder: how inference reads: "attention" (the paper), "ctc" (the auxiliary CTC
+                head) or "joint" (the better of the two texts under both; `RecognitionBranch.decode`).
+            joint_ctc_weight: the CTC log-probability's share of the "joint" decoder's score.
             mask_threshold: binarisation threshold of the predicted masks fed to recognition.
             train_jitter_copies: extra copies of each GT word fed to `loss_att` in training, with
                 boxes jittered by up to `train_jitter_ratio` of their size per side: more
@@ -96,6 +101,17 @@ class TextSpottingROIHeads(StandardROIHeads):
             raise ValueError("aux_ctc_weight > 0 needs a text head with a `ctc_head` (a "
                              "RecognitionBranch built with aux_ctc=True)")
         self.aux_ctc_weight = aux_ctc_weight
+        if decoder not in DECODERS:
+            raise ValueError(f"MODEL.TEXT_HEAD.DECODER must be one of {DECODERS}, got {decoder!r}")
+        if decoder != "attention" and getattr(rec_branch, "ctc_head", None) is None:
+            raise ValueError(
+                f"MODEL.TEXT_HEAD.DECODER {decoder!r} reads with the CTC head, which only a model "
+                "trained with MODEL.TEXT_HEAD.AUX_CTC_WEIGHT > 0 has"
+            )
+        if not 0.0 <= joint_ctc_weight <= 1.0:
+            raise ValueError(f"MODEL.TEXT_HEAD.JOINT_CTC_WEIGHT must be in [0, 1], got {joint_ctc_weight}")
+        self.text_decoder = decoder
+        self.joint_ctc_weight = joint_ctc_weight
 
     @classmethod
     def from_config(cls, cfg, input_shape):
@@ -113,6 +129,8 @@ class TextSpottingROIHeads(StandardROIHeads):
             vocabulary=vocab,
             rec_loss_weight=cfg.MODEL.TEXT_HEAD.LOSS_WEIGHT,
             beam_width=cfg.MODEL.TEXT_HEAD.BEAM_WIDTH,
+            decoder=cfg.MODEL.TEXT_HEAD.DECODER,
+            joint_ctc_weight=cfg.MODEL.TEXT_HEAD.JOINT_CTC_WEIGHT,
             train_jitter_copies=cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES,
             train_jitter_ratio=cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO,
             aux_ctc_weight=cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT,
@@ -206,7 +224,8 @@ class TextSpottingROIHeads(StandardROIHeads):
             for x in instances
         ]
         decoded = self.rec_branch.predict(
-            p2, [x.pred_boxes.tensor for x in instances], masks, beam_width=self.beam_width
+            p2, [x.pred_boxes.tensor for x in instances], masks, beam_width=self.beam_width,
+            decoder=self.text_decoder, ctc_weight=self.joint_ctc_weight,
         )
         start = 0
         for x, m in zip(instances, masks):

@@ -7,7 +7,8 @@ and "Masked RoI features"). Detectron2 builds it through `dld_d2.modeling.text_h
 from ...data.vocabulary import EOS_ID, GO_ID  # re-exported: the token ids of the decoded texts
 from .attention_decoder import AttentionCell, AttentionDecoder, DecodedText, decode_greedy
 from .beam_search import beam_search_fixed_rows
-from .branch import RecognitionBranch, RecognitionOutputs
+from .branch import DECODERS, RecognitionBranch, RecognitionOutputs
+from .ctc_decoding import ctc_greedy, ctc_sequence_log_prob
 from .encoder import SEQUENCE_LENGTH, LightCRNN
 from .losses import ctc_loss, recognition_loss
 from .masked_roi import FEATURE_STRIDE, ROI_SIZE, MaskedRoIExtractor, masked_roi_features
@@ -18,6 +19,7 @@ __all__ = [
     "AttentionCell",
     "AttentionDecoder",
     "BidirectionalLSTM",
+    "DECODERS",
     "DecodedText",
     "EOS_ID",
     "FEATURE_STRIDE",
@@ -30,7 +32,9 @@ __all__ = [
     "SEQUENCE_LENGTH",
     "SequenceModule",
     "beam_search_fixed_rows",
+    "ctc_greedy",
     "ctc_loss",
+    "ctc_sequence_log_prob",
     "decode_greedy",
     "init_recognition_weights",
     "masked_roi_features",

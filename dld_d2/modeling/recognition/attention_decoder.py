@@ -108,6 +108,28 @@ class AttentionDecoder(nn.Module):
         return torch.stack(logits, 1), torch.stack(symbols, 1)
 
     @torch.no_grad()
+    def sequence_log_prob(self, batch_h: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """log p(text, EOS | H) under teacher forcing: (N,) float32, for texts given as
+        left-aligned character ids (N, ≥max length) and lengths (N,) (at most T-1 characters)."""
+        n = batch_h.shape[0]
+        if n == 0:
+            return batch_h.new_zeros(0, dtype=torch.float32)
+        if int(lengths.max()) > self.num_steps - 1:
+            raise ValueError(f"texts of up to {self.num_steps - 1} characters; got {int(lengths.max())}")
+        pos = torch.arange(self.num_steps + 1, device=batch_h.device)[None, :]
+        lengths = lengths.to(batch_h.device)[:, None]
+        width = min(ids.shape[1], self.num_steps - 1)
+        chars = ids.new_zeros((n, self.num_steps + 1)).to(batch_h.device)
+        chars[:, 1 : width + 1] = ids[:, :width].to(batch_h.device)  # column t + 1 = character t
+        targets = torch.where(pos <= lengths, chars, torch.zeros_like(chars))
+        targets = torch.where(pos == lengths + 1, torch.full_like(targets, EOS_ID), targets)
+        targets[:, 0] = GO_ID
+        logp = F.log_softmax(self.forward(batch_h, targets).float(), dim=-1)
+        gold = targets[:, 1:]
+        picked = logp.gather(2, gold[..., None])[..., 0]
+        return (picked * (gold != PAD_ID)).sum(1)
+
+    @torch.no_grad()
     def beam_search(self, batch_h: torch.Tensor, beam_width: int = 5) -> DecodedText:
         """Beam search (log-probs, length-normalised, finished beams kept) → best hypothesis."""
         n, steps = batch_h.shape[0], self.num_steps

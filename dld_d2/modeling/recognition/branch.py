@@ -5,9 +5,14 @@ import torch
 import torch.nn as nn
 
 from .attention_decoder import AttentionDecoder, DecodedText, decode_greedy
+from .ctc_decoding import ctc_greedy, ctc_log_probs, ctc_sequence_log_prob
 from .encoder import LightCRNN
 from .masked_roi import ROI_SIZE, MaskedRoIExtractor
 from .sequence import SequenceModule
+
+
+#: How `RecognitionBranch.decode` reads (MODEL.TEXT_HEAD.DECODER).
+DECODERS = ("attention", "ctc", "joint")
 
 
 class RecognitionOutputs(NamedTuple):
@@ -33,7 +38,8 @@ class RecognitionBranch(nn.Module):
         in_channels: channels of the P2 input (default: `channels`).
         max_text_len: longest text; the decoder runs max_text_len + 1 steps.
         aux_ctc: also build `ctc_head`, a per-position classifier of the context features for
-            an auxiliary CTC loss in training (not in the paper; inference never uses it).
+            an auxiliary CTC loss in training (not in the paper); inference reads with it only
+            when asked (`decode`'s "ctc" and "joint" decoders).
         roi_width: width W of the 8×W RoI feature (32 in the paper); the encoder turns it into
             W + 1 sequence positions, so wider RoIs give long words more positions per character.
         roi_supersample: s > 1 averages an s× finer bilinear crop over s×s cells (antialiasing
@@ -106,23 +112,60 @@ class RecognitionBranch(nn.Module):
         logits = self.decoder(context, targets)
         return RecognitionOutputs(logits, roi, context)
 
-    def decode(self, context: torch.Tensor, beam_width: int = 1) -> DecodedText:
-        """Texts from context features: greedy when beam_width == 1, beam search otherwise."""
+    def decode(self, context: torch.Tensor, beam_width: int = 1, decoder: str = "attention",
+               ctc_weight: float = 0.5) -> DecodedText:
+        """Texts from context features.
+
+        decoder: "attention" (the paper: greedy when beam_width == 1, beam search otherwise);
+        "ctc" (best path of `ctc_head`); "joint" (per instance, of the attention text and the CTC
+        text, the one with the higher (1 - ctc_weight)·log p_attention + ctc_weight·log p_CTC
+        per token; its score is the exp of that).
+        """
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if decoder != "attention" and self.ctc_head is None:
+            raise ValueError(f"the {decoder!r} decoder needs the CTC head (a branch built with aux_ctc=True)")
+        if decoder == "ctc":
+            return ctc_greedy(self.ctc_head(context), self.num_steps - 1)
         if beam_width > 1:
-            return self.decoder.beam_search(context, beam_width)
-        if context.shape[0] == 0:
+            attention = self.decoder.beam_search(context, beam_width)
+        elif context.shape[0] == 0:
             return decode_greedy(context.new_zeros((0, self.num_steps, self.num_classes)))
-        return decode_greedy(self.decoder.greedy(context)[0])
+        else:
+            attention = decode_greedy(self.decoder.greedy(context)[0])
+        if decoder == "attention":
+            return attention
+        return self._joint(context, attention, ctc_weight)
+
+    def _joint(self, context: torch.Tensor, attention: DecodedText, ctc_weight: float) -> DecodedText:
+        """Per instance, the better of the attention text and the CTC text under both readers."""
+        logits = self.ctc_head(context)
+        log_probs = ctc_log_probs(logits)
+        ctc = ctc_greedy(logits, self.num_steps - 1)
+        n = context.shape[0]
+        ids = torch.cat([attention.ids, ctc.ids])
+        lengths = torch.cat([attention.lengths, ctc.lengths])
+        att_logp = self.decoder.sequence_log_prob(torch.cat([context, context]), ids, lengths)
+        ctc_logp = ctc_sequence_log_prob(torch.cat([log_probs, log_probs]), ids, lengths)
+        per_token = ((1 - ctc_weight) * att_logp + ctc_weight * ctc_logp) / (lengths + 1).to(att_logp.dtype)
+        take_ctc = per_token[n:] > per_token[:n]  # ties and two impossible texts keep the attention's
+        best = torch.where(take_ctc, per_token[n:], per_token[:n])
+        return DecodedText(
+            torch.where(take_ctc[:, None], ctc.ids, attention.ids),
+            torch.where(take_ctc, ctc.lengths, attention.lengths),
+            torch.exp(best).to(torch.float32),
+        )
 
     @torch.no_grad()
     def predict(self, p2: torch.Tensor, boxes: List[torch.Tensor],
                 masks: Optional[List[Optional[torch.Tensor]]] = None, beam_width: int = 1,
-                mask_stride: int = 1) -> DecodedText:
-        """Inference: texts (ids, lengths, scores) for the given instances, in image order.
+                mask_stride: int = 1, decoder: str = "attention", ctc_weight: float = 0.5) -> DecodedText:
+        """Inference: texts (ids, lengths, scores) for the given instances, in image order
+        (`decode` for `beam_width`, `decoder` and `ctc_weight`).
 
         Call in eval mode (BatchNorm running statistics).
         """
         if sum(int(b.shape[0]) for b in boxes) == 0:
             return self.decode(p2.new_zeros((0, self.sequence_length, self.channels)), 1)
         _, context = self.encode(p2, boxes, masks, mask_stride)
-        return self.decode(context, beam_width)
+        return self.decode(context, beam_width, decoder, ctc_weight)
