@@ -173,6 +173,24 @@ def test_train_net_names_an_option_after_the_overrides(tmp_path):
     assert "ConfigOverrideError: --resume follows the KEY VALUE config overrides" in proc.stderr
 
 
+@pytest.mark.parametrize("config", ["ic13_s768", "ic15_s1280", "totaltext_s896"])
+def test_eval_configs_need_the_weights_to_evaluate(config, tmp_path):
+    # They inherit the teacher's training config, whose MODEL.WEIGHTS is the pretraining output:
+    # an evaluation without MODEL.WEIGHTS must not silently score that model.
+    from dld_d2.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(f"{REPO}/configs/eval/{config}.yaml")
+    assert cfg.MODEL.WEIGHTS == ""
+    if config != "ic15_s1280":
+        return  # one end-to-end run is enough: the three configs share the refusal
+    proc = subprocess.run([sys.executable, "train_net.py", "--config-file", f"configs/eval/{config}.yaml",
+                           "--eval-only", "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(tmp_path / "out")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "is empty: give the trained checkpoint to load" in proc.stderr
+
+
 # -------------------------------------------------------------------------------- checkpoints
 def _evil_pkl(tmp_path):
     marker = tmp_path / "PWNED_BY_PICKLE"
