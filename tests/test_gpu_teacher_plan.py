@@ -35,3 +35,17 @@ def test_seconds_per_step_reads_the_last_logged_step_time(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps(rows[2]))
     with pytest.raises(RuntimeError, match="no step time"):
         _script().seconds_per_step(str(tmp_path))
+
+
+def test_run_all_runs_side_by_side_kills_at_the_deadline_and_closes_its_logs(tmp_path):
+    import sys
+    import time
+
+    cmds = [[sys.executable, "-c", "print('done')"],
+            [sys.executable, "-c", "import time; print('start', flush=True); time.sleep(60)"]]
+    logs = [str(tmp_path / "a" / "fast.log"), str(tmp_path / "b" / "slow.log")]
+    start = time.time()
+    codes = _script().run_all(cmds, logs, timeout_s=3.0)
+    assert codes == [0, None]  # the second ran past the deadline and was killed
+    assert time.time() - start < 30
+    assert open(logs[0]).read() == "done\n" and open(logs[1]).read() == "start\n"

@@ -66,19 +66,24 @@ def train_cmd(args, config, out_dir, ims, steps, extra):
 def run_all(cmds, logs, timeout_s):
     """Run the commands side by side; a command still running after timeout_s is killed.
     Returns each one's return code (None: killed at the deadline)."""
-    procs = []
+    procs, files = [], []
     for cmd, log in zip(cmds, logs):
         os.makedirs(os.path.dirname(log), exist_ok=True)
-        procs.append(subprocess.Popen(cmd, cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT))
+        files.append(open(log, "w"))
+        procs.append(subprocess.Popen(cmd, cwd=REPO, stdout=files[-1], stderr=subprocess.STDOUT))
     deadline = time.time() + timeout_s
     codes = []
-    for p in procs:
-        try:
-            codes.append(p.wait(timeout=max(1.0, deadline - time.time())))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            codes.append(None)
+    try:
+        for p in procs:
+            try:
+                codes.append(p.wait(timeout=max(1.0, deadline - time.time())))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                codes.append(None)
+    finally:
+        for f in files:
+            f.close()
     return codes
 
 
@@ -139,7 +144,8 @@ def main(argv=None):
     codes = run_all(cmds, logs, args.budget_s / 3)
     for code, log in zip(codes, logs):
         if code != 0:
-            sys.stdout.write(open(log).read()[-4000:])
+            with open(log, encoding="utf-8", errors="replace") as f:
+                sys.stdout.write(f.read()[-4000:])
             raise SystemExit("calibration failed (%s): %s" % (code, log))
     rates = [seconds_per_step(d) for d in dirs]
 
