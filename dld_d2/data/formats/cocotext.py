@@ -23,7 +23,8 @@ import functools
 import os
 import re
 
-from .common import MALFORMED, MALFORMED_ENTRY, AnnotationError, RawInstance, Skip
+from .common import (MALFORMED, MALFORMED_ENTRY, AnnotationError, DatalistImage, RawInstance, Skip,
+                     image_size_field)
 from .polygon_lines import parse_numbers
 from .registry import register_format
 from .sources import read_json_file
@@ -36,7 +37,7 @@ _HEAD = re.compile(r'\{\s*"(?:anns|imgs|imgToAnns|cats|info)"\s*:')
 
 
 def read_cocotext(path, split=None):
-    """(list of JsonImage, list of Skip) of the images of set `split` (None: every image).
+    """(list of DatalistImage, list of Skip) of the images of set `split` (None: every image).
 
     AnnotationError when the file is not UTF-8 JSON or lacks the `anns` and `imgs` objects.
     """
@@ -69,9 +70,6 @@ def read_cocotext(path, split=None):
 
 
 def _read_image(entry, origin):
-    # Imported here: importing davar_json registers it, and this module registers before it.
-    from .davar_json import JsonImage, _size
-
     if not isinstance(entry, dict):
         raise ValueError(f"expected an object with file_name, height, width, set; got "
                          f"{type(entry).__name__}")
@@ -81,7 +79,8 @@ def _read_image(entry, origin):
     if entry.get("set") not in SETS:
         raise ValueError(f"set is {entry.get('set')!r}, expected one of {', '.join(SETS)}")
     image_id = os.path.splitext(os.path.basename(name))[0]
-    return JsonImage(name, image_id, origin, _size(entry, "height"), _size(entry, "width"), [])
+    return DatalistImage(name, image_id, origin, image_size_field(entry, "height"),
+                         image_size_field(entry, "width"), [])
 
 
 def _read_word(ann, where):

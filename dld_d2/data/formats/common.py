@@ -1,5 +1,7 @@
 """Types shared by the annotation parsers: parsed instances, skips, the load report."""
 import logging
+import math
+import reprlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
@@ -123,3 +125,31 @@ class LoadReport:
 
 def _fmt_counter(counter):
     return ", ".join(f"{k}={v}" for k, v in sorted(counter.items()))
+
+
+@dataclass
+class DatalistImage:
+    """One image of a datalist file (DAVAR JSON, COCO-Text, converted SynthText)."""
+
+    key: str  # image path relative to the image folder
+    image_id: str
+    origin: str  # where it was read, for messages: file[entry]
+    height: object  # int or None
+    width: object
+    items: list  # RawInstance / Skip
+
+
+def image_size_field(entry: dict, name: str):
+    """entry[name] as an image side: None when absent; ValueError unless a finite number >= 1."""
+    value = entry.get(name)
+    if value is None:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        # JSON 1e400 reads as inf; a huge integer raises OverflowError here.
+        ok = number and math.isfinite(value) and value >= 1
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} is {reprlib.repr(value)}, expected a finite number >= 1")
+    return int(value)

@@ -17,12 +17,11 @@ Types are checked, not coerced: an entry whose height/width is not a finite numb
 takes its default) is a malformed entry; an instance whose care flag is not 0/1 or true/false
 (a string such as "0", None, 0.5) is a malformed instance.
 """
-import math
 import os
 import reprlib
-from dataclasses import dataclass
 
-from .common import MALFORMED, MALFORMED_ENTRY, AnnotationError, RawInstance, Skip
+from .common import (MALFORMED, MALFORMED_ENTRY, AnnotationError, DatalistImage, RawInstance, Skip,
+                     image_size_field)
 from .polygon_lines import parse_numbers
 from .registry import register_format
 from .sources import read_json_file
@@ -30,18 +29,8 @@ from .sources import read_json_file
 COMMENT_KEY = "###"
 
 
-@dataclass
-class JsonImage:
-    key: str  # image path relative to the image folder
-    image_id: str
-    origin: str
-    height: object  # int or None
-    width: object
-    items: list  # RawInstance / Skip
-
-
 def read_davar_json(path):
-    """(list of JsonImage, list of Skip for entries that are not image records).
+    """(list of DatalistImage, list of Skip for entries that are not image records).
 
     AnnotationError when the file is not UTF-8, not JSON, or not a JSON object.
     """
@@ -62,21 +51,6 @@ def read_davar_json(path):
     for im, stem in zip(images, stems):
         im.image_id = stem if unique else os.path.splitext(im.key.replace(os.sep, "/"))[0]
     return images, bad
-
-
-def _size(entry, name):
-    value = entry.get(name)
-    if value is None:
-        return None
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    try:
-        # JSON 1e400 reads as inf; a huge integer raises OverflowError here.
-        ok = number and math.isfinite(value) and value >= 1
-    except OverflowError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} is {reprlib.repr(value)}, expected a finite number >= 1")
-    return int(value)
 
 
 def _list(ann, name, default):
@@ -106,7 +80,7 @@ def _read_entry(key, entry, origin):
         raise ValueError(
             f"expected an object with height, width, content_ann; got {type(entry).__name__}"
         )
-    height, width = _size(entry, "height"), _size(entry, "width")
+    height, width = image_size_field(entry, "height"), image_size_field(entry, "width")
     ann = entry.get("content_ann")
     ann = {} if ann is None else ann
     if not isinstance(ann, dict):
@@ -136,7 +110,7 @@ def _read_entry(key, entry, origin):
             x0, y0, x1, y1 = coords
             coords = [x0, y0, x1, y0, x1, y1, x0, y1]
         items.append(RawInstance(where, coords, text, care=care))
-    return JsonImage(key, "", origin, height, width, items)
+    return DatalistImage(key, "", origin, height, width, items)
 
 
 register_format(

@@ -5,7 +5,7 @@ A format is read by exactly one of:
     parse_file(text, origin) -> RawInstance / Skip items   a whole GT file at once
     read_datalist(path) -> (images, skips)      one file listing every image (a JSON datalist);
                                                 images have key, image_id, origin, height, width,
-                                                items (see davar_json.JsonImage)
+                                                items (see common.DatalistImage)
 and detected (detect.py) by:
     check_line(line)  raises ValueError when the line is not of this format. Sampled lines are
                       tried against every line check; in `rank` order (lowest first) the first

@@ -22,8 +22,8 @@ import zipfile
 
 import numpy as np
 
-from .common import MALFORMED, MALFORMED_ENTRY, AnnotationError, LoadReport, RawInstance, Skip
-from .davar_json import JsonImage
+from .common import (MALFORMED, MALFORMED_ENTRY, AnnotationError, DatalistImage, LoadReport, RawInstance,
+                     Skip)
 from .registry import register_format
 from .sources import image_size
 
@@ -168,7 +168,7 @@ def _unblob(array):
 
 # -- the .npz -> images ---------------------------------------------------------------------------
 def read_synthtext_npz(path):
-    """(list of JsonImage, list of Skip): the converted SynthText file `path`.
+    """(list of DatalistImage, list of Skip): the converted SynthText file `path`.
 
     AnnotationError naming the file when it is not a complete conversion (another .npz, a
     truncated one, gt.mat itself).
@@ -202,7 +202,7 @@ def read_synthtext_npz(path):
                 items.append(Skip(where, MALFORMED, f"coordinates {coords[j]} are not finite"))
         start += n
         image_id = os.path.splitext(name)[0]  # keeps the folder: stems repeat across folders
-        images.append(JsonImage(name, image_id, origin, height or None, width or None, items))
+        images.append(DatalistImage(name, image_id, origin, height or None, width or None, items))
     return images, skips
 
 
