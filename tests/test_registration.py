@@ -29,7 +29,7 @@ def test_builtin_names_and_metadata():
         "icdar2013_train", "icdar2013_test", "icdar2015_train", "icdar2015_test",
         "icdar2017_mlt_train", "icdar2017_mlt_val", "totaltext_train", "totaltext_test",
         "dld_synthetic_train", "dld_synthetic_test", "dld_synthetic_tiny_train",
-        "dld_synthetic_tiny_test",
+        "dld_synthetic_tiny_test", "dld_synthetic_val",
     ]:
         assert name in names
         meta = MetadataCatalog.get(name)

@@ -273,3 +273,17 @@ def test_cli_generates_and_draws_samples(tmp_path):
     shown = [line for line in res.stdout.splitlines() if line.endswith(".png")]
     assert len(shown) == 2 and all(os.path.isfile(p) for p in shown)
     assert "train: 2 images" in res.stdout and "test: 1 images" in res.stdout
+
+
+@pytest.mark.detectron2
+def test_validation_split_is_the_test_generator_with_another_seed():
+    import dld_d2  # noqa: F401
+    from detectron2.data import MetadataCatalog
+
+    from dld_d2.data.synthetic import SyntheticSpec, render_image
+
+    assert MetadataCatalog.get("dld_synthetic_val").synthetic_split == "test"
+    val = render_image(SyntheticSpec(seed=1), "test", 0).record
+    test = render_image(SyntheticSpec(), "test", 0).record
+    # Other scenes, not a copy of the test split's.
+    assert [a["text"] for a in val["annotations"]] != [a["text"] for a in test["annotations"]]

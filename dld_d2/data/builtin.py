@@ -183,6 +183,9 @@ def register_all(root=None):
         register_synthetic(f"dld_synthetic_{split}", split)
         # A few images, for quick-schedule configs and tests.
         register_synthetic(f"dld_synthetic_tiny_{split}", split, num_train=8, num_test=4)
+    # A held-out split for choosing test-time settings without looking at the test split: the
+    # test generator with another seed (100 other scenes, the same vocabulary).
+    register_synthetic("dld_synthetic_val", "test", seed=1)
     # Three times the training scenes (the first 1,000 are dld_synthetic_train's): more
     # distinct words for the reader.
     register_synthetic("dld_synthetic_3k_train", "train", num_train=3000)
