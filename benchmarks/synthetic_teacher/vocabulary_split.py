@@ -15,7 +15,7 @@ import json
 
 from shapely.geometry import Polygon
 
-from dld_d2.data.synthetic import SyntheticSpec, load_synthetic
+from dld_d2.data.synthetic import SyntheticSpec
 from dld_d2.data.synthetic_render import pseudo_word_vocabulary
 
 
@@ -53,13 +53,18 @@ def vocabulary_split(predictions, records, vocabulary):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("predictions", help="text_predictions.json of an evaluation on dld_synthetic_test")
+    p.add_argument("predictions", help="text_predictions.json of an evaluation on a synthetic split")
+    p.add_argument("--dataset", default="dld_synthetic_test",
+                   help="the registered synthetic split that was evaluated (e.g. dld_synthetic_val)")
     p.add_argument("--top", type=int, default=10, help="misreadings to list per kind")
     args = p.parse_args(argv)
     with open(args.predictions, encoding="utf-8") as f:
         predictions = {p["image_id"]: p["instances"] for p in json.load(f)}
+    import dld_d2  # noqa: F401  (registers the datasets)
+    from detectron2.data import DatasetCatalog
+
     spec = SyntheticSpec()
-    split = vocabulary_split(predictions, load_synthetic("test", spec=spec),
+    split = vocabulary_split(predictions, DatasetCatalog.get(args.dataset),
                              set(pseudo_word_vocabulary(spec.vocabulary_size, spec.word_length)))
     print("| words | count | found | read (of found) |\n|---|---|---|---|")
     for kind, s in split.items():
