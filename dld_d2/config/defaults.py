@@ -46,8 +46,8 @@ def add_dld_config(cfg):
     # per image for little compute (CPU configs); 0 = the paper's recipe.
     cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_COPIES = 0
     cfg.MODEL.TEXT_HEAD.TRAIN_JITTER_RATIO = 0.1
-    # Training only: weight of an auxiliary CTC loss (`loss_ctc`) on the BiLSTM context
-    # features, through a linear per-position classifier that inference never uses. It gives
+    # Weight of an auxiliary CTC loss (`loss_ctc`) on the BiLSTM context features, through a
+    # linear per-position classifier (read at inference only with DECODER ctc/joint). It gives
     # the encoder a per-position signal before the attention decoder has learnt to align
     # (joint CTC-attention training; CPU configs). 0 = the paper's recipe.
     cfg.MODEL.TEXT_HEAD.AUX_CTC_WEIGHT = 0.0
