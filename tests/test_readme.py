@@ -36,6 +36,7 @@ WEIGHT_DIRS = {
     "output/demo/dld_gamma0.1/": "distill_cpu",
     "output/teacher/": "teacher",
     "output/distill/": "distill",
+    "output/davar/": "davar",  # converted reference checkpoints
 }
 
 
@@ -88,6 +89,16 @@ def _small(cmd, tmp):
 
         args[2] = str(write_synthtext(tmp / "SynthText"))
         args[3] = str(tmp / "SynthText" / "synthtext_train.npz")
+    elif args[:2] == ["python", "tools/convert_davar_checkpoint.py"]:
+        # A checkpoint with the reference's key names and shapes, as the released files have
+        # (tests/test_convert_davar_checkpoint.py), in mmcv's {"state_dict", "meta"} layout.
+        import torch
+        from test_convert_davar_checkpoint import davar_spotter_shapes, random_state_dict
+
+        source = tmp / "downloads" / Path(args[2]).name
+        source.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": random_state_dict(davar_spotter_shapes()), "meta": {}}, source)
+        args[2] = str(source)
     elif args[:2] in (["python", "tools/get_flops.py"], ["python", "tools/benchmark.py"]):
         args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
     elif args[:2] == ["python", "tools/learning_curve.py"]:
