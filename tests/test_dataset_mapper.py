@@ -477,7 +477,7 @@ def test_visualize_data_names_an_unregistered_dataset(tmp_path):
     # A misspelt name gets the registered names close to it.
     assert proc.stderr.strip().splitlines()[-1] == (
         "dataset 'dld_synthetic_tset' is not registered; did you mean 'dld_synthetic_test' or "
-        "'dld_synthetic_train' or 'dld_synthetic_tiny_test'?")
+        "'dld_synthetic_train' or 'dld_synthetic_val'?")
 
 
 def test_any_crop_drops_the_instances_it_cuts(scenes):

@@ -94,7 +94,7 @@ class ReadingProbe:
             masks = [torch.from_numpy(np.stack(
                 [polygons_to_bitmask([p.reshape(-1)], h, w) for p in polygons])).to(p2.device)]
         decoded = heads.rec_branch.predict(p2, [boxes], masks, beam_width=heads.beam_width,
-                                           decoder=heads.text_decoder, ctc_weight=heads.joint_ctc_weight)
+                                           **heads.decoder_kwargs())
         vocab = heads.vocabulary
         return [vocab.decode(ids[:n].tolist())
                 for ids, n in zip(decoded.ids.cpu(), decoded.lengths.tolist())]

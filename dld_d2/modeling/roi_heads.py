@@ -137,6 +137,13 @@ class TextSpottingROIHeads(StandardROIHeads):
         )
         return ret
 
+    def decoder_kwargs(self) -> dict:
+        """The CTC decoders' arguments of the text head's `predict`; none for the attention
+        decoder, so that recognizers without a CTC head keep the plain interface."""
+        if self.text_decoder == "attention":
+            return {}
+        return {"decoder": self.text_decoder, "ctc_weight": self.joint_ctc_weight}
+
     # The vocabulary's hash travels in checkpoints (as this module's extra state) so that weights
     # trained with one character set are never silently read with another.
     def get_extra_state(self):
@@ -225,7 +232,7 @@ class TextSpottingROIHeads(StandardROIHeads):
         ]
         decoded = self.rec_branch.predict(
             p2, [x.pred_boxes.tensor for x in instances], masks, beam_width=self.beam_width,
-            decoder=self.text_decoder, ctc_weight=self.joint_ctc_weight,
+            **self.decoder_kwargs(),
         )
         start = 0
         for x, m in zip(instances, masks):

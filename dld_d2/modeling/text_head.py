@@ -14,8 +14,8 @@ stride 4) with the interface of `RecognitionBranch`:
 
 - `forward(p2, boxes, masks, targets=None, mask_stride=1)` → `RecognitionOutputs` (logits
   teacher-forced when targets are given; RoI and context features, which DLD distils);
-- `predict(p2, boxes, masks, beam_width=1, mask_stride=1, decoder="attention", ctc_weight=0.5)`
-  → `DecodedText` (inference; MODEL.TEXT_HEAD.DECODER and JOINT_CTC_WEIGHT);
+- `predict(p2, boxes, masks, beam_width=1, mask_stride=1)` → `DecodedText` (inference; with
+  MODEL.TEXT_HEAD.DECODER ctc/joint it is also given `decoder=` and `ctc_weight=`);
 - `ctc_head`: None, or the classifier of the auxiliary CTC loss over the context features.
 """
 
