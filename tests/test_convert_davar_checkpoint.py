@@ -523,3 +523,26 @@ def test_cli_end_to_end(tmp_path, spotter_source, capsys):
 
     assert tool.main([str(tmp_path / "absent.pth"), str(out)]) == 1
     assert "absent.pth: no such file" in capsys.readouterr().err
+
+
+def test_cli_kind_config_and_mismatch_flags(tmp_path, spotter_source, capsys):
+    from script_loader import load_script
+
+    tool = load_script("tools/convert_davar_checkpoint.py")
+    src = tmp_path / "teacher.pth"
+    torch.save({"state_dict": spotter_source, "meta": {}}, src)
+    out = tmp_path / "converted.pth"
+    # A config that differs from the reference where a state dict cannot show it: refused,
+    # naming the key, unless asked to convert anyway.
+    opts = ["MODEL.RESNETS.STRIDE_IN_1X1", "True"]
+    assert tool.main([str(src), str(out), "--kind", "spotter", "--config-file", "configs/teacher.yaml"]
+                     + opts) == 1
+    err = capsys.readouterr().err
+    assert "MODEL.RESNETS.STRIDE_IN_1X1" in err and "--ignore-config-mismatch" in err
+    assert not out.exists()
+    assert tool.main([str(src), str(out), "--ignore-config-mismatch"] + opts) == 0
+    assert out.is_file()
+    # A spotter file given as a DLD model: an error naming what is missing, no traceback.
+    assert tool.main([str(src), str(tmp_path / "dld.pth"), "--kind", "dld"]) == 1
+    assert "error:" in capsys.readouterr().err
+    assert not (tmp_path / "dld.pth").exists()

@@ -1,4 +1,5 @@
 """benchmarks/synthetic_teacher/vocabulary_split.py: found and read words per kind."""
+import pytest
 from script_loader import load_script
 
 
@@ -38,3 +39,25 @@ def test_words_are_split_into_vocabulary_and_random_strings():
     # A prediction below IoU 0.5 does not find the word.
     predictions["a"][3]["polygon"] = _box(0, 312)
     assert split(predictions, records, {"kelo", "mira"})["random"]["found"] == 1
+
+
+@pytest.mark.detectron2
+def test_main_reads_the_split_named_by_dataset(tmp_path, capsys):
+    import json
+
+    import dld_d2  # noqa: F401
+    from detectron2.data import DatasetCatalog
+
+    records = DatasetCatalog.get("dld_synthetic_tiny_test")
+    words = sum(1 for r in records for a in r["annotations"] if not a["iscrowd"] and a["text"])
+    # Every word predicted exactly, on the polygon of its own annotation.
+    preds = [{"image_id": r["image_id"], "instances": [
+        {"polygon": a["segmentation"][0], "text": a["text"]} for a in r["annotations"]]}
+        for r in records]
+    path = tmp_path / "text_predictions.json"
+    path.write_text(json.dumps(preds))
+    _script().main([str(path), "--dataset", "dld_synthetic_tiny_test"])
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| vocabulary")
+            or ln.startswith("| random")]
+    assert sum(int(r.split("|")[2]) for r in rows) == words
+    assert all(r.split("|")[3].strip() == "100.0" and r.split("|")[4].strip() == "100.0" for r in rows)

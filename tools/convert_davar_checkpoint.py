@@ -168,8 +168,9 @@ def main(argv=None):
         help="convert even where the config differs from the reference's "
         "(stride placement, anchors, box coding, pixel statistics)",
     )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    parser.add_argument("opts", nargs="*", metavar="KEY VALUE", help="config overrides")
+    # Intermixed: the options may follow IN OUT (and the overrides), as the usage shows.
+    args = parser.parse_intermixed_args(argv)
 
     from dld_d2.checkpoint.checkpointer import CheckpointError
     from dld_d2.checkpoint.davar_conversion import ConversionError

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from .attention_decoder import AttentionDecoder, DecodedText, decode_greedy
-from .ctc_decoding import ctc_greedy, ctc_log_probs, ctc_sequence_log_prob
+from .ctc_decoding import ctc_best_path, ctc_greedy, ctc_log_probs, ctc_sequence_log_prob
 from .encoder import LightCRNN
 from .masked_roi import ROI_SIZE, MaskedRoIExtractor
 from .sequence import SequenceModule
@@ -139,20 +139,20 @@ class RecognitionBranch(nn.Module):
 
     def _joint(self, context: torch.Tensor, attention: DecodedText, ctc_weight: float) -> DecodedText:
         """Per instance, the better of the attention text and the CTC text under both readers."""
-        logits = self.ctc_head(context)
-        log_probs = ctc_log_probs(logits)
-        ctc = ctc_greedy(logits, self.num_steps - 1)
+        log_probs = ctc_log_probs(self.ctc_head(context))
+        ctc_ids, ctc_lengths = ctc_best_path(log_probs, self.num_steps - 1)
+        # Both texts scored by both readers, in one batch of 2N rows each.
         n = context.shape[0]
-        ids = torch.cat([attention.ids, ctc.ids])
-        lengths = torch.cat([attention.lengths, ctc.lengths])
+        ids = torch.cat([attention.ids, ctc_ids])
+        lengths = torch.cat([attention.lengths, ctc_lengths])
         att_logp = self.decoder.sequence_log_prob(torch.cat([context, context]), ids, lengths)
         ctc_logp = ctc_sequence_log_prob(torch.cat([log_probs, log_probs]), ids, lengths)
         per_token = ((1 - ctc_weight) * att_logp + ctc_weight * ctc_logp) / (lengths + 1).to(att_logp.dtype)
         take_ctc = per_token[n:] > per_token[:n]  # ties and two impossible texts keep the attention's
         best = torch.where(take_ctc, per_token[n:], per_token[:n])
         return DecodedText(
-            torch.where(take_ctc[:, None], ctc.ids, attention.ids),
-            torch.where(take_ctc, ctc.lengths, attention.lengths),
+            torch.where(take_ctc[:, None], ctc_ids, attention.ids),
+            torch.where(take_ctc, ctc_lengths, attention.lengths),
             torch.exp(best).to(torch.float32),
         )
 

@@ -44,14 +44,9 @@ def ctc_sequence_log_prob(log_probs: torch.Tensor, ids: torch.Tensor, lengths: t
     return -nll
 
 
-def ctc_greedy(logits: torch.Tensor, max_length: int) -> DecodedText:
-    """Best-path CTC decoding of logits (N, S, C): the per-position argmax, repeats merged and
-    blanks dropped, cut at `max_length` characters.
-
-    Score: exp(log p(text) / (length + 1)), the per-token geometric mean as the attention
-    decoder's score (its + 1 counts the EOS), with p(text) summed over all alignments.
-    """
-    log_probs = ctc_log_probs(logits)
+def ctc_best_path(log_probs: torch.Tensor, max_length: int):
+    """(ids (N, max_length), lengths (N,)) of the best path of `ctc_log_probs` output: the
+    per-position argmax, repeats merged and blanks dropped, cut at `max_length` characters."""
     n, steps, _ = log_probs.shape
     tokens = log_probs.argmax(-1)  # (N, S)
     previous = torch.cat([tokens.new_full((n, 1), BLANK_ID), tokens[:, :-1]], 1)
@@ -64,7 +59,17 @@ def ctc_greedy(logits: torch.Tensor, max_length: int) -> DecodedText:
     ids = ids[:, :max_length]
     if ids.shape[1] < max_length:
         ids = F.pad(ids, (0, max_length - ids.shape[1]))
-    lengths = keep.sum(1)
+    return ids, keep.sum(1)
+
+
+def ctc_greedy(logits: torch.Tensor, max_length: int) -> DecodedText:
+    """Best-path CTC decoding of logits (N, S, C) (`ctc_best_path`).
+
+    Score: exp(log p(text) / (length + 1)), the per-token geometric mean as the attention
+    decoder's score (its + 1 counts the EOS), with p(text) summed over all alignments.
+    """
+    log_probs = ctc_log_probs(logits)
+    ids, lengths = ctc_best_path(log_probs, max_length)
     logp = ctc_sequence_log_prob(log_probs, ids, lengths)
     scores = torch.exp(logp / (lengths + 1).to(logp.dtype))
     return DecodedText(ids, lengths, scores.to(torch.float32))
