@@ -31,10 +31,10 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def _reference_masked_roi(feat, boxes, masks, out=(8, 32)):
+def _reference_masked_roi(feat, boxes, masks, out=(8, 32), downscale=None):
     """The reference's extraction: one crop and one F.interpolate per instance; the mask at 1/4 reads
     each feature cell's first pixel (the spec's rounded nearest resize where a side is a
-    multiple of 4)."""
+    multiple of 4), or is `downscale(masks)` (n, round(H/4), round(W/4)) when given."""
     B, C, H, W = feat.shape
     res = []
     for b in range(B):
@@ -45,7 +45,7 @@ def _reference_masked_roi(feat, boxes, masks, out=(8, 32)):
         hq, wq = int(m.shape[1] / 4 + 0.5), int(m.shape[2] / 4 + 0.5)
         rows = (4 * torch.arange(hq)).clamp(max=m.shape[1] - 1)
         cols = (4 * torch.arange(wq)).clamp(max=m.shape[2] - 1)
-        mq = m[:, rows][:, :, cols].float() if len(m) else None
+        mq = (m[:, rows][:, :, cols].float() if downscale is None else downscale(m)) if len(m) else None
         for i in range(len(bb)):
             left, top, right, bottom = bb[i].tolist()
             right, bottom = min(right, wq), min(bottom, hq)
@@ -176,6 +176,37 @@ def test_roi_mask_stays_on_its_feature_cells_when_the_side_is_not_a_multiple_of_
     mask[0, 352:] = True
     out = masked_roi_features(feat, [box], [mask], output_size=(6, 11))
     assert out[0, 0, :, 0].tolist() == [0, 0, 0, 0, 1, 1]
+
+
+def test_reference_mask_grid_reads_the_pixels_of_opencv_nearest_resize():
+    cv2 = pytest.importorskip("cv2")
+    import numpy as np
+
+    g = torch.Generator().manual_seed(1)
+    feat = torch.randn(2, 3, 92, 92, generator=g)
+    boxes, masks = [], []
+    for hm, wm in [(358, 270), (362, 322)]:  # no side a multiple of 4
+        xy = torch.rand(12, 2, generator=g) * torch.tensor([wm - 40.0, hm - 20.0])
+        boxes.append(torch.cat([xy, xy + torch.tensor([40.0, 20.0])], 1))
+        masks.append(torch.rand(12, hm, wm, generator=g) > 0.5)
+
+    def opencv(m):  # the reference's mmcv.imrescale(mask, 0.25, interpolation="nearest")
+        size = (int(m.shape[2] / 4 + 0.5), int(m.shape[1] / 4 + 0.5))
+        return torch.stack([torch.from_numpy(cv2.resize(x.numpy().astype(np.uint8), size,
+                                                        interpolation=cv2.INTER_NEAREST)) for x in m]).float()
+
+    ref = _reference_masked_roi(feat, boxes, masks, downscale=opencv)
+    assert torch.allclose(masked_roi_features(feat, boxes, masks, mask_grid="reference"), ref, atol=1e-5)
+    # The default grid reads other pixels at these sizes.
+    assert not torch.allclose(masked_roi_features(feat, boxes, masks), ref, atol=1e-2)
+    # The 358-row word of the test above: the reference grid reads cell 88 at pixel 350 and drops it.
+    mask = torch.zeros(1, 358, 358, dtype=torch.bool)
+    mask[0, 352:] = True
+    box = torch.tensor([[0.0, 340.0, 40.0, 358.0]])
+    out = masked_roi_features(torch.ones(1, 1, 96, 96), [box], [mask], output_size=(6, 11), mask_grid="reference")
+    assert out[0, 0, :, 0].tolist() == [0, 0, 0, 0, 0, 1]
+    with pytest.raises(ValueError, match="mask_grid must be one of"):
+        masked_roi_features(feat, boxes, masks, mask_grid="opencv")
 
 
 def test_roi_matches_per_instance_reference_and_backpropagates():

@@ -210,6 +210,10 @@ def test_roi_width_and_supersample_from_config():
     assert reading.outputs.roi_features.shape[-2:] == (8, 32)
     with pytest.raises(ValueError, match="MODEL.TEXT_HEAD.ROI_SUPERSAMPLE"):
         _model(_cfg(**{"MODEL.TEXT_HEAD.ROI_SUPERSAMPLE": "0"}))
+    model = _model(_cfg(**{"MODEL.TEXT_HEAD.MASK_GRID": "reference"}))
+    assert model.roi_heads.rec_branch.roi_extractor.mask_grid == "reference"
+    with pytest.raises(ValueError, match="MODEL.TEXT_HEAD.MASK_GRID must be one of"):
+        _model(_cfg(**{"MODEL.TEXT_HEAD.MASK_GRID": "opencv"}))
 
 
 def test_public_steps_losses_read_words_and_spot_match_forward():

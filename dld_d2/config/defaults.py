@@ -28,6 +28,10 @@ def add_dld_config(cfg):
     # s > 1: the crop is sampled bilinearly at s× that size and averaged over s×s cells, so crops
     # shrunk more than 2× (large text) read every P2 cell; 1 = plain bilinear (the paper).
     cfg.MODEL.TEXT_HEAD.ROI_SUPERSAMPLE = 1
+    # The mask pixel each P2 cell of the masked RoI reads: "aligned" (its own first pixel) or
+    # "reference" (the reference code's nearest resize, which drifts where an image side is not
+    # a multiple of 4): for models converted from it (docs/method.md, "Masked RoI features").
+    cfg.MODEL.TEXT_HEAD.MASK_GRID = "aligned"
     # The recognition branch's learning rate as a multiple of SOLVER.BASE_LR (also multiplies
     # its bias LR factor; same schedule). A float on the command line (2.0, not 2).
     cfg.MODEL.TEXT_HEAD.LR_FACTOR = 1.0

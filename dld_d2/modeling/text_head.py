@@ -5,6 +5,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.utils.registry import Registry
 
 from .recognition import ROI_SIZE, RecognitionBranch
+from .recognition.masked_roi import MASK_GRIDS
 
 TEXT_HEAD_REGISTRY = Registry("TEXT_HEAD")
 TEXT_HEAD_REGISTRY.__doc__ = """
@@ -32,10 +33,11 @@ class AttentionRecognitionHead(RecognitionBranch):
 
     @configurable
     def __init__(self, *, num_classes: int, channels: int, in_channels: int, max_text_len: int,
-                 aux_ctc: bool = False, roi_width: int = ROI_SIZE[1], roi_supersample: int = 1):
+                 aux_ctc: bool = False, roi_width: int = ROI_SIZE[1], roi_supersample: int = 1,
+                 mask_grid: str = "aligned"):
         super().__init__(num_classes=num_classes, channels=channels, in_channels=in_channels,
                          max_text_len=max_text_len, aux_ctc=aux_ctc, roi_width=roi_width,
-                         roi_supersample=roi_supersample)
+                         roi_supersample=roi_supersample, mask_grid=mask_grid)
 
     @classmethod
     def from_config(cls, cfg, input_shape, num_classes):
@@ -45,6 +47,8 @@ class AttentionRecognitionHead(RecognitionBranch):
         if head.ROI_SUPERSAMPLE < 1:
             raise ValueError(
                 f"MODEL.TEXT_HEAD.ROI_SUPERSAMPLE must be >= 1, got {head.ROI_SUPERSAMPLE}")
+        if head.MASK_GRID not in MASK_GRIDS:
+            raise ValueError(f"MODEL.TEXT_HEAD.MASK_GRID must be one of {MASK_GRIDS}, got {head.MASK_GRID!r}")
         return {
             "num_classes": num_classes,
             "channels": head.CONV_DIM,
@@ -53,4 +57,5 @@ class AttentionRecognitionHead(RecognitionBranch):
             "aux_ctc": head.AUX_CTC_WEIGHT > 0,
             "roi_width": head.ROI_WIDTH,
             "roi_supersample": head.ROI_SUPERSAMPLE,
+            "mask_grid": head.MASK_GRID,
         }

@@ -44,11 +44,12 @@ class RecognitionBranch(nn.Module):
             W + 1 sequence positions, so wider RoIs give long words more positions per character.
         roi_supersample: s > 1 averages an s× finer bilinear crop over s×s cells (antialiasing
             for crops shrunk more than 2×, e.g. large text); 1 = the paper's plain bilinear.
+        mask_grid: the mask pixel each P2 cell reads, "aligned" or "reference" (`MASK_GRIDS`).
     """
 
     def __init__(self, num_classes: int = 97, channels: int = 256, in_channels: Optional[int] = None,
                  max_text_len: int = 32, aux_ctc: bool = False, roi_width: int = ROI_SIZE[1],
-                 roi_supersample: int = 1):
+                 roi_supersample: int = 1, mask_grid: str = "aligned"):
         super().__init__()
         in_channels = channels if in_channels is None else in_channels
         self.num_classes = num_classes
@@ -59,7 +60,7 @@ class RecognitionBranch(nn.Module):
             raise ValueError(f"roi_width must be >= 1, got {roi_width}")
         self.roi_size = (ROI_SIZE[0], roi_width)
         self.sequence_length = roi_width + 1
-        self.roi_extractor = MaskedRoIExtractor(in_channels, channels, roi_width, roi_supersample)
+        self.roi_extractor = MaskedRoIExtractor(in_channels, channels, roi_width, roi_supersample, mask_grid)
         self.encoder = LightCRNN(channels, channels)
         self.sequence = SequenceModule(channels, channels, num_blocks=2)
         self.decoder = AttentionDecoder(channels, channels, num_classes, self.num_steps)

@@ -14,10 +14,11 @@ weighted sum of (at most) four source pixels, whose indices and weights follow P
 mask value at that corner. There is no per-instance Python work, and the full-resolution masks
 are only read at the sampled pixels (never resized as a whole).
 
-Not the reference's mask resize: its nearest resize to the rounded size (mmcv.imrescale)
-reads the same pixels where a side is a multiple of 4, but elsewhere drifts against the P2
-cells by up to half a cell; here each cell reads its own first pixel, aligned at any size
-(docs/method.md, "Masked RoI features").
+Not the reference's mask resize by default: its nearest resize to the rounded size
+(mmcv.imrescale) reads the same pixels where a side is a multiple of 4, but elsewhere drifts
+against the P2 cells by up to half a cell; here each cell reads its own first pixel, aligned at
+any size (docs/method.md, "Masked RoI features"). `mask_grid="reference"` reads the reference's
+pixels instead, for models converted from it.
 """
 from typing import List, Optional, Sequence
 
@@ -32,6 +33,9 @@ from .weight_init import init_recognition_weights
 ROI_SIZE = (8, 32)
 #: P2 stride with respect to the network input.
 FEATURE_STRIDE = 4
+#: Which mask pixel each P2 cell reads: "aligned" (its own first pixel) or "reference" (the
+#: reference code's OpenCV nearest resize to the rounded size).
+MASK_GRIDS = ("aligned", "reference")
 
 
 def _bilinear_source(length: torch.Tensor, out_size: int):
@@ -51,15 +55,17 @@ def _bilinear_source(length: torch.Tensor, out_size: int):
     return i0, i1, 1.0 - l1, l1
 
 
-def _cell_source(in_size: int, out_size: int, ratio: float, device) -> torch.Tensor:
-    """Mask pixel read for each of `out_size` feature cells: the first pixel of the cell,
-    floor(i · ratio) with ratio = feature stride / mask stride, clamped to the mask.
+def _cell_source(in_size: int, out_size: int, ratio: float, device, grid: str = "aligned") -> torch.Tensor:
+    """Mask pixel read for each of `out_size` feature cells, clamped to the mask.
 
-    A nearest resize to the rounded size (in_size / out_size per cell) reads the same pixels
-    when in_size is a multiple of the ratio; otherwise its grid drifts against the feature cells,
-    by up to half a cell at the far edge (2 pixels of a 358-pixel side).
+    "aligned": the first pixel of the cell, floor(i · ratio) with ratio = feature stride / mask
+    stride. "reference": OpenCV's INTER_NEAREST resize to out_size, floor(i · (1 / (out_size /
+    in_size))) in double precision as OpenCV computes it. The two read the same pixels when
+    in_size is a multiple of the ratio; otherwise the reference grid drifts against the feature
+    cells, by up to half a cell at the far edge (2 pixels of a 358-pixel side).
     """
-    idx = (torch.arange(out_size, dtype=torch.float64) * ratio).floor().to(torch.long)
+    step = 1.0 / (out_size / in_size) if grid == "reference" else ratio
+    idx = (torch.arange(out_size, dtype=torch.float64) * step).floor().to(torch.long)
     return idx.clamp(max=in_size - 1).to(device)
 
 
@@ -70,6 +76,7 @@ def masked_roi_features(
     output_size=ROI_SIZE,
     stride: int = FEATURE_STRIDE,
     mask_stride: int = 1,
+    mask_grid: str = "aligned",
 ) -> torch.Tensor:
     """Masked, resized RoI crops of `feat` (no learned layers; the geometry of §1.6(a) steps 2–6).
 
@@ -84,10 +91,14 @@ def masked_roi_features(
             any input size (the spec's nearest resize drifts where a side is not a multiple of
             stride/mask_stride); an entry may be None (that image is not masked).
         output_size: (H, W) of each crop after the resize.
+        mask_grid: "aligned" (above) or "reference": the mask pixels the reference code's
+            nearest resize reads (`_cell_source`), for models converted from it.
     Returns:
         (N, C, H, W) with N = Σ n_i, instances in image order; zeros for degenerate crops.
     """
     B, C, Hf, Wf = feat.shape
+    if mask_grid not in MASK_GRIDS:
+        raise ValueError(f"mask_grid must be one of {MASK_GRIDS}, got {mask_grid!r}")
     if len(boxes) != B:
         raise ValueError(f"got boxes for {len(boxes)} images but features for {B}")
     if masks is not None and len(masks) != B:
@@ -121,7 +132,8 @@ def masked_roi_features(
                 wq = int(wm * mask_stride / stride + 0.5)
                 lim_h[start:start + n] = min(Hf, hq)
                 lim_w[start:start + n] = min(Wf, wq)
-                mask_geom.append((_cell_source(hm, hq, ratio, m.device), _cell_source(wm, wq, ratio, m.device)))
+                mask_geom.append((_cell_source(hm, hq, ratio, m.device, mask_grid),
+                                  _cell_source(wm, wq, ratio, m.device, mask_grid)))
             start += n
 
     # Box → feature cells: /stride, grow by one cell, truncate toward zero, clamp.
@@ -199,10 +211,13 @@ class MaskedRoIExtractor(nn.Module):
     in the paper)."""
 
     def __init__(self, in_channels: int = 256, out_channels: int = 256, roi_width: int = ROI_SIZE[1],
-                 supersample: int = 1):
+                 supersample: int = 1, mask_grid: str = "aligned"):
         super().__init__()
         if supersample < 1:
             raise ValueError(f"supersample must be >= 1, got {supersample}")
+        if mask_grid not in MASK_GRIDS:
+            raise ValueError(f"mask_grid must be one of {MASK_GRIDS}, got {mask_grid!r}")
+        self.mask_grid = mask_grid
         self.output_size = (ROI_SIZE[0], roi_width)
         # s > 1: every crop is resized to s× the output size, then averaged over s×s cells, so a
         # crop shrunk more than 2× reads all its cells (bilinear alone reads two per output);
@@ -227,7 +242,6 @@ class MaskedRoIExtractor(nn.Module):
             return p2.new_zeros((0, self.out_channels) + self.output_size)
         feat = self.relu(self.bn(self.conv(p2)))
         s = self.supersample
-        if s == 1:
-            return masked_roi_features(feat, boxes, masks, self.output_size, FEATURE_STRIDE, mask_stride)
-        fine = (self.output_size[0] * s, self.output_size[1] * s)
-        return F.avg_pool2d(masked_roi_features(feat, boxes, masks, fine, FEATURE_STRIDE, mask_stride), s)
+        size = (self.output_size[0] * s, self.output_size[1] * s)
+        out = masked_roi_features(feat, boxes, masks, size, FEATURE_STRIDE, mask_stride, self.mask_grid)
+        return out if s == 1 else F.avg_pool2d(out, s)
