@@ -340,6 +340,16 @@ def test_dld_converts_completely_and_runs(dld_model, spotter_source):
         if not key.endswith("_extra_state"):
             assert conv.map_dld_key(conv.source_key_for(key)) == key
 
+    # With MODEL.DLD.SELECTOR_NORM running the selector keeps the reference's running statistics.
+    from dld_d2.modeling.dld.selector import ResolutionSelector
+
+    running = {k: v for k, v in target.items() if not k.startswith("selector.")}
+    running.update({f"selector.{k}": v for k, v in ResolutionSelector(norm="running").state_dict().items()})
+    kept = conv.convert_state_dict(source, running, "dld", "dld.pth")
+    _check_complete(kept, source, running)
+    assert (len(kept.mapped), len(kept.dropped)) == (865, 106)
+    assert torch.equal(kept.state_dict["selector.bs2.bn3.running_var"], source["policy.bs2.bn3.running_var"])
+
     dld_model.load_state_dict(result.state_dict, strict=True)
     assert torch.equal(
         dld_model.teacher.roi_heads.box_predictor.cls_score.bias,
@@ -542,6 +552,9 @@ def test_cli_kind_config_and_mismatch_flags(tmp_path, spotter_source, capsys):
     assert not out.exists()
     assert tool.main([str(src), str(out), "--ignore-config-mismatch"] + opts) == 0
     assert out.is_file()
+    # The command it suggests builds the same model: the overrides come with it.
+    assert ("--eval-only MODEL.RESNETS.STRIDE_IN_1X1 True MODEL.WEIGHTS"
+            in capsys.readouterr().out)
     # A spotter file given as a DLD model: an error naming what is missing, no traceback.
     assert tool.main([str(src), str(tmp_path / "dld.pth"), "--kind", "dld"]) == 1
     assert "error:" in capsys.readouterr().err

@@ -433,6 +433,38 @@ def test_selector_normalises_each_image_alike_in_training_and_at_test():
     assert not any(name.endswith("running_mean") for name, _ in sel.named_buffers())
 
 
+def test_selector_with_running_statistics_as_the_reference():
+    # SELECTOR_NORM "running": one image at a time in training updates running averages (BatchNorm
+    # momentum 0.1), which test then uses; a checkpoint's averages are loaded, not dropped.
+    torch.manual_seed(0)
+    sel = ResolutionSelector(widths=(8, 8, 16, 16, 32), norm="running")
+    images = torch.randn(3, 3, 64, 96) * 2.0 + 0.5
+    trained = sel(images).detach()
+    assert int(sel.bn1.num_batches_tracked) == 3  # one update per image
+    assert torch.allclose(sel.bn1.running_mean, _ema_mean(sel, images), atol=1e-5)
+    sel.eval()
+    with torch.no_grad():
+        tested = sel(images)
+    assert not torch.allclose(trained, tested, atol=1e-3)
+    state = sel.state_dict()
+    assert {"bn1.running_mean", "bs4.bn3.running_var", "bs4.bn3.num_batches_tracked"} <= set(state)
+    target = ResolutionSelector(widths=(8, 8, 16, 16, 32), norm="running").eval()
+    assert target.load_state_dict(state, strict=True).missing_keys == []
+    with torch.no_grad():
+        assert torch.equal(target(images), tested)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        ResolutionSelector(norm="batch")
+
+
+def _ema_mean(sel, images):
+    # BatchNorm's running mean after one image at a time from zeros, momentum 0.1.
+    mean = torch.zeros(sel.bn1.num_features)
+    for i in range(images.shape[0]):
+        x = F.conv2d(images[i : i + 1], sel.conv1.weight, sel.conv1.bias, stride=2, padding=3)
+        mean = 0.9 * mean + 0.1 * x.mean(dim=(0, 2, 3))
+    return mean
+
+
 def test_selector_loads_a_checkpoint_with_running_statistics(caplog):
     # DAVAR's (and older) selector checkpoints hold BN running averages: loaded, not reported as
     # unused keys, and the learned weights arrive.

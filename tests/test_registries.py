@@ -167,3 +167,6 @@ def test_unknown_names_are_errors():
         _build(DLD, "MODEL.DLD.SELECTOR_NAME", "Nope")
     with pytest.raises(ValueError, match=r"MODEL.DLD.SELECTOR_LOSS='nope': one of .*'best'.*'ce'.*'kl'"):
         _build(DLD, "MODEL.DLD.SELECTOR_LOSS", "nope")
+    with pytest.raises(ValueError, match="MODEL.DLD.SELECTOR_NORM must be one of"):
+        _build(DLD, "MODEL.DLD.SELECTOR_NORM", "batch")
+    assert _build(DLD, "MODEL.DLD.SELECTOR_NORM", "running").selector.bn1.track_running_stats

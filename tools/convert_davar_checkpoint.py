@@ -31,6 +31,7 @@ Exit status 1, with the reason (file and key) on stderr, when IN cannot be conve
 import argparse
 import logging
 import os
+import shlex
 import sys
 
 DEFAULT_CONFIGS = {
@@ -136,9 +137,11 @@ def convert(
     finally:
         logging.disable(logging.NOTSET)
     shown = os.path.relpath(config_file, REPO) if config_file.startswith(REPO) else config_file
+    # The overrides the model was built with go into the command that uses it.
+    extra = "".join(f"{shlex.quote(str(o))} " for o in opts)
     use = {
-        "spotter": f"--config-file {shown} --eval-only MODEL.WEIGHTS",
-        "dld": f"--config-file {shown} --eval-only MODEL.WEIGHTS",
+        "spotter": f"--config-file {shown} --eval-only {extra}MODEL.WEIGHTS",
+        "dld": f"--config-file {shown} --eval-only {extra}MODEL.WEIGHTS",
         "mmdet-coco": "--config-file configs/pretrain.yaml MODEL.WEIGHTS",
     }[result.kind]
     log(

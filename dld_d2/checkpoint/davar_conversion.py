@@ -69,7 +69,7 @@ DROP_FROZEN_BN_COUNT = (
 DROP_SELECTOR_STATS = (
     "selector BatchNorm running statistics: dld_d2's selector normalises each "
     "image by its own statistics (track_running_stats=False), so it has no place "
-    "for them"
+    "for them (MODEL.DLD.SELECTOR_NORM running keeps them)"
 )
 DROP_COCO_CLASSES = (
     "COCO class-specific predictor (80 classes + background): cannot map onto the single text class"

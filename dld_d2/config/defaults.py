@@ -82,6 +82,10 @@ def add_dld_config(cfg):
     cfg.MODEL.DLD.SELECTOR_NAME = "ResNetResolutionSelector"
     # Channel widths of the selector's stem and four residual blocks (the paper's network).
     cfg.MODEL.DLD.SELECTOR_WIDTHS = (32, 32, 64, 128, 256)
+    # How the selector's BatchNorm normalises: "per_image" (each image by its own statistics, in
+    # training and at test) or "running" (the reference code's running averages at test, kept
+    # from training on one image at a time): for models converted from it (docs/method.md).
+    cfg.MODEL.DLD.SELECTOR_NORM = "per_image"
     # Gumbel-softmax temperature at epoch e: TAU0 * TAU_DECAY ** e (constant within an epoch),
     # set before each step by train_net.py's GumbelTemperatureHook (docs/method.md,
     # "Temperature and penalty").

@@ -10,28 +10,32 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DEFAULT_WIDTHS = (32, 32, 64, 128, 256)
+#: How the selector's BatchNorm layers normalise: "per_image" (each image by its own statistics,
+#: in training and at test) or "running" (the reference code's: per image in training, which
+#: updates running averages, and those averages at test).
+NORMS = ("per_image", "running")
 _RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
 
 logger = logging.getLogger(__name__)
 
 
-def _norm(channels: int) -> nn.BatchNorm2d:
-    # Per-image statistics in training and at test alike (see ResolutionSelector).
-    return nn.BatchNorm2d(channels, track_running_stats=False)
+def _norm(channels: int, norm: str) -> nn.BatchNorm2d:
+    # "per_image": no running statistics, so test normalises as training does (ResolutionSelector).
+    return nn.BatchNorm2d(channels, track_running_stats=norm == "running")
 
 
 class _BasicBlock(nn.Module):
     """conv3×3/2+BN+ReLU → conv3×3+BN, plus a conv1×1/2+BN shortcut (always, even when the
     widths match), summed then ReLU. Attribute names follow DAVAR's `BasicBlock`."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, norm: str = "per_image"):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1)
-        self.bn1 = _norm(out_channels)
+        self.bn1 = _norm(out_channels, norm)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1)
-        self.bn2 = _norm(out_channels)
+        self.bn2 = _norm(out_channels, norm)
         self.downsample = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=2)
-        self.bn3 = _norm(out_channels)
+        self.bn3 = _norm(out_channels, norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -46,26 +50,32 @@ class ResolutionSelector(nn.Module):
     `ResolutionSelector` so converted checkpoints load unchanged (its max-pool is never used and
     has no parameters, so it is left out). Default PyTorch initialisation, as in the code.
 
-    Each image is normalised by its own statistics, in training and at test, so that no image's
-    decision depends on the others: the layers keep no running statistics (a converted
-    checkpoint's are unused). The reference code uses running averages at test (docs/method.md,
-    "Differences from the paper and the reference code").
+    norm "per_image" (default): each image is normalised by its own statistics, in training and
+    at test, so that no image's decision depends on the others; the layers keep no running
+    statistics (a checkpoint's are unused). "running": the reference code's running averages at
+    test, for models converted from it (docs/method.md, "Differences from the paper and the
+    reference code").
     """
 
-    def __init__(self, num_scales: int = 6, widths: Sequence[int] = DEFAULT_WIDTHS):
+    def __init__(self, num_scales: int = 6, widths: Sequence[int] = DEFAULT_WIDTHS,
+                 norm: str = "per_image"):
         super().__init__()
         if len(widths) != 5:
             raise ValueError(f"widths needs 5 entries (stem + 4 blocks), got {tuple(widths)}")
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         self.num_scales = num_scales
         self.widths = tuple(widths)
+        self.norm = norm
         self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3)
-        self.bn1 = _norm(widths[0])
-        self.bs1 = _BasicBlock(widths[0], widths[1])
-        self.bs2 = _BasicBlock(widths[1], widths[2])
-        self.bs3 = _BasicBlock(widths[2], widths[3])
-        self.bs4 = _BasicBlock(widths[3], widths[4])
+        self.bn1 = _norm(widths[0], norm)
+        self.bs1 = _BasicBlock(widths[0], widths[1], norm)
+        self.bs2 = _BasicBlock(widths[1], widths[2], norm)
+        self.bs3 = _BasicBlock(widths[2], widths[3], norm)
+        self.bs4 = _BasicBlock(widths[3], widths[4], norm)
         self.fc = nn.Linear(widths[4], num_scales)
-        self._register_load_state_dict_pre_hook(self._drop_running_stats)
+        if norm == "per_image":
+            self._register_load_state_dict_pre_hook(self._drop_running_stats)
 
     @staticmethod
     def _drop_running_stats(state_dict, prefix, *args):

@@ -3,7 +3,7 @@ builds, as MODEL.POINT_HEAD.NAME picks PointRend's point head."""
 from detectron2.config import configurable
 from detectron2.utils.registry import Registry
 
-from .selector import DEFAULT_WIDTHS, ResolutionSelector
+from .selector import DEFAULT_WIDTHS, NORMS, ResolutionSelector
 
 SELECTOR_REGISTRY = Registry("DLD_SELECTOR")
 SELECTOR_REGISTRY.__doc__ = """
@@ -23,9 +23,12 @@ class ResNetResolutionSelector(ResolutionSelector):
     """The paper's selector (`ResolutionSelector`), widths from MODEL.DLD.SELECTOR_WIDTHS."""
 
     @configurable
-    def __init__(self, *, num_scales: int, widths=DEFAULT_WIDTHS):
-        super().__init__(num_scales=num_scales, widths=widths)
+    def __init__(self, *, num_scales: int, widths=DEFAULT_WIDTHS, norm: str = "per_image"):
+        super().__init__(num_scales=num_scales, widths=widths, norm=norm)
 
     @classmethod
     def from_config(cls, cfg, num_scales):
-        return {"num_scales": num_scales, "widths": tuple(cfg.MODEL.DLD.SELECTOR_WIDTHS)}
+        norm = cfg.MODEL.DLD.SELECTOR_NORM
+        if norm not in NORMS:
+            raise ValueError(f"MODEL.DLD.SELECTOR_NORM must be one of {NORMS}, got {norm!r}")
+        return {"num_scales": num_scales, "widths": tuple(cfg.MODEL.DLD.SELECTOR_WIDTHS), "norm": norm}
