@@ -303,6 +303,33 @@ def test_inference_outputs_scale_and_original_coordinates(teacher_checkpoint):
             assert all(p[:, 0].max() <= 640 for p in inst.pred_polygons)
 
 
+def test_the_teacher_view_as_a_candidate_scale(teacher_checkpoint):
+    # configs/synth/distill_cpu.yaml adds 1.0 to the paper's 0.3-0.8: the student may read the
+    # teacher view itself, in training (scored with the others) and at test.
+    from detectron2.utils.events import EventStorage
+
+    from dld_d2.config import get_cfg
+
+    synth = get_cfg()
+    synth.merge_from_file("configs/synth/distill_cpu.yaml")
+    scales = tuple(synth.MODEL.DLD.SCALES)
+    assert scales[-1] == 1.0
+    model = _dld(teacher_checkpoint, "MODEL.DLD.SCALES", str(scales), "MODEL.DLD.SELECTOR_LOSS", "best")
+    model.train()
+    with EventStorage() as storage:
+        losses = model(_batch())
+        best = storage.latest()["dld/best_scale"][0]
+    assert min(scales) <= best <= 1.0
+    assert all(torch.isfinite(v) for v in losses.values())
+    model.eval()
+    with torch.no_grad():
+        model.selector.fc.bias.zero_()
+        model.selector.fc.bias[-1] = 100.0  # the selector picks the last candidate, 1.0
+        out = model([{k: v for k, v in x.items() if k != "instances"} for x in _batch()])
+    assert [o["scale"] for o in out] == [1.0, 1.0]
+    assert all(min(o["input_size"]) == 256 for o in out)  # the teacher view's short side
+
+
 def test_checkpoint_round_trip_and_inference_checkpoint_without_teacher(teacher_checkpoint, tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
 
