@@ -339,6 +339,11 @@ def test_dld_converts_completely_and_runs(dld_model, spotter_source):
     for key in target:
         if not key.endswith("_extra_state"):
             assert conv.map_dld_key(conv.source_key_for(key)) == key
+    # Shifted indices are checked both ways: DAVAR has layer1-4 (res2-5) and FPN levels 0-3 (2-5).
+    assert conv.source_key_for("teacher.backbone.bottom_up.res6.0.conv1.weight") is None
+    assert conv.source_key_for("student.backbone.fpn_lateral1.weight") is None
+    assert conv.map_dld_key("tea.backbone.layer5.0.conv1.weight") is None
+    assert conv.source_key_for("selector.bs2.bn3.running_var") == "policy.bs2.bn3.running_var"
 
     # With MODEL.DLD.SELECTOR_NORM running the selector keeps the reference's running statistics.
     from dld_d2.modeling.dld.selector import ResolutionSelector

@@ -42,7 +42,7 @@ Layout facts the mapping relies on (checked against mmdet 2.x and Detectron2 0.6
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 
@@ -152,168 +152,145 @@ def _grouped(title: str, reasons: Mapping[str, str], examples: int = 3) -> List[
 
 
 # ------------------------------------------------------------------------------------------ rules
-Rule = Tuple["re.Pattern[str]", Callable[["re.Match[str]"], str]]
+_FIELD = re.compile(r"\{(?P<name>\w+)(?P<offset>[+-]\d+)?\}")
 
 
-def _rule(pattern: str, target) -> Rule:
-    fn = target if callable(target) else (lambda m, t=target: m.expand(t))
-    return re.compile(pattern + r"\Z"), fn
+class KeyRule:
+    """A DAVAR key template and the dld_d2 key template it fills, read in either direction.
+
+    `{name}` is a field whose DAVAR value matches the regex `fields[name]`; `{name+k}` writes the
+    (integer) field shifted by k, so `layer{s}` ↔ `res{s+1}` maps DAVAR's layer1 to res2 and back.
+    """
+
+    def __init__(self, davar: str, dld: str, **fields: str):
+        self.fields = fields
+        self.sides = {"davar": self._compile(davar), "dld": self._compile(dld)}
+
+    def _compile(self, template: str):
+        parts, offsets, pos = [], {}, 0
+        for m in _FIELD.finditer(template):
+            name, offset = m["name"], int(m["offset"] or 0)
+            parts.append(re.escape(template[pos:m.start()]))
+            value = r"\d+" if offset else f"(?:{self.fields[name]})"  # shifted: checked after
+            parts.append(f"(?P<{name}>{value})")
+            offsets[name] = offset
+            pos = m.end()
+        parts.append(re.escape(template[pos:]))
+        return re.compile("".join(parts) + r"\Z"), template, offsets
+
+    def convert(self, key: str, source: str, target: str) -> Optional[str]:
+        """`key` written as `source` ("davar" or "dld") rewritten as `target`; None if no match."""
+        pattern, _, offsets = self.sides[source]
+        m = pattern.match(key)
+        if m is None:
+            return None
+        values = {}
+        for name, offset in offsets.items():
+            value = m[name]
+            if offset:
+                value = str(int(value) - offset)
+                if not re.fullmatch(self.fields[name], value):
+                    return None
+            values[name] = value
+        _, template, target_offsets = self.sides[target]
+        return _FIELD.sub(
+            lambda f: str(int(values[f["name"]]) + target_offsets[f["name"]])
+            if target_offsets[f["name"]]
+            else values[f["name"]],
+            template,
+        )
 
 
-def _res(m, suffix: str) -> str:
-    return f"backbone.bottom_up.res{int(m['stage']) + 1}.{m['block']}.{suffix}"
+_P = "weight|bias|running_mean|running_var|num_batches_tracked"
+_WB = "weight|bias"
+_BLOCK = dict(s="[1-4]", b=r"\d+")
+_RES = "backbone.bottom_up.res{s+1}.{b}"
 
-
-_P = r"(?P<p>weight|bias|running_mean|running_var|num_batches_tracked)"
-_WB = r"(?P<p>weight|bias)"
-_LSTM = r"(?P<p>(weight|bias)_(ih|hh)_l0(_reverse)?)"
-_BLOCK = r"backbone\.layer(?P<stage>[1-4])\.(?P<block>\d+)\."
-
-#: DAVAR MaskRCNNSpot key → dld_d2 TextSpotter key.
-SPOTTER_RULES: List[Rule] = [
-    # ResNet-50 ("pytorch" style) → Detectron2's bottom-up ResNet.
-    _rule(r"backbone\.conv1\.weight", "backbone.bottom_up.stem.conv1.weight"),
-    _rule(r"backbone\.bn1\." + _P, r"backbone.bottom_up.stem.conv1.norm.\g<p>"),
-    _rule(_BLOCK + r"conv(?P<i>[123])\.weight", lambda m: _res(m, f"conv{m['i']}.weight")),
-    _rule(_BLOCK + r"bn(?P<i>[123])\." + _P, lambda m: _res(m, f"conv{m['i']}.norm.{m['p']}")),
-    _rule(_BLOCK + r"downsample\.0\.weight", lambda m: _res(m, "shortcut.weight")),
-    _rule(_BLOCK + r"downsample\.1\." + _P, lambda m: _res(m, f"shortcut.norm.{m['p']}")),
-    # FPN (mmdet ConvModule without norm: `.conv`) → Detectron2's FPN; P6 is a max-pool in both.
-    _rule(
-        r"neck\.lateral_convs\.(?P<i>[0-3])\.conv\." + _WB,
-        lambda m: f"backbone.fpn_lateral{int(m['i']) + 2}.{m['p']}",
-    ),
-    _rule(
-        r"neck\.fpn_convs\.(?P<i>[0-3])\.conv\." + _WB,
-        lambda m: f"backbone.fpn_output{int(m['i']) + 2}.{m['p']}",
-    ),
+#: DAVAR MaskRCNNSpot key ↔ dld_d2 TextSpotter key.
+SPOTTER_RULES: List[KeyRule] = [
+    # ResNet-50 ("pytorch" style) ↔ Detectron2's bottom-up ResNet.
+    KeyRule("backbone.conv1.weight", "backbone.bottom_up.stem.conv1.weight"),
+    KeyRule("backbone.bn1.{p}", "backbone.bottom_up.stem.conv1.norm.{p}", p=_P),
+    KeyRule("backbone.layer{s}.{b}.conv{i}.weight", _RES + ".conv{i}.weight", i="[123]", **_BLOCK),
+    KeyRule("backbone.layer{s}.{b}.bn{i}.{p}", _RES + ".conv{i}.norm.{p}", i="[123]", p=_P, **_BLOCK),
+    KeyRule("backbone.layer{s}.{b}.downsample.0.weight", _RES + ".shortcut.weight", **_BLOCK),
+    KeyRule("backbone.layer{s}.{b}.downsample.1.{p}", _RES + ".shortcut.norm.{p}", p=_P, **_BLOCK),
+    # FPN (mmdet ConvModule without norm: `.conv`) ↔ Detectron2's FPN; P6 is a max-pool in both.
+    KeyRule("neck.lateral_convs.{i}.conv.{p}", "backbone.fpn_lateral{i+2}.{p}", i="[0-3]", p=_WB),
+    KeyRule("neck.fpn_convs.{i}.conv.{p}", "backbone.fpn_output{i+2}.{p}", i="[0-3]", p=_WB),
     # RPN.
-    _rule(r"rpn_head\.rpn_conv\." + _WB, r"proposal_generator.rpn_head.conv.\g<p>"),
-    _rule(r"rpn_head\.rpn_cls\." + _WB, r"proposal_generator.rpn_head.objectness_logits.\g<p>"),
-    _rule(r"rpn_head\.rpn_reg\." + _WB, r"proposal_generator.rpn_head.anchor_deltas.\g<p>"),
+    KeyRule("rpn_head.rpn_conv.{p}", "proposal_generator.rpn_head.conv.{p}", p=_WB),
+    KeyRule("rpn_head.rpn_cls.{p}", "proposal_generator.rpn_head.objectness_logits.{p}", p=_WB),
+    KeyRule("rpn_head.rpn_reg.{p}", "proposal_generator.rpn_head.anchor_deltas.{p}", p=_WB),
     # Box head (Shared2FCBBoxHead) and mask head (FCNMaskHead).
-    _rule(
-        r"roi_head\.bbox_head\.shared_fcs\.(?P<i>[01])\." + _WB,
-        lambda m: f"roi_heads.box_head.fc{int(m['i']) + 1}.{m['p']}",
+    KeyRule("roi_head.bbox_head.shared_fcs.{i}.{p}", "roi_heads.box_head.fc{i+1}.{p}", i="[01]", p=_WB),
+    KeyRule("roi_head.bbox_head.fc_cls.{p}", "roi_heads.box_predictor.cls_score.{p}", p=_WB),
+    KeyRule("roi_head.bbox_head.fc_reg.{p}", "roi_heads.box_predictor.bbox_pred.{p}", p=_WB),
+    KeyRule(
+        "roi_head.mask_head.convs.{i}.conv.{p}", "roi_heads.mask_head.mask_fcn{i+1}.{p}", i="[0-3]", p=_WB
     ),
-    _rule(r"roi_head\.bbox_head\.fc_cls\." + _WB, r"roi_heads.box_predictor.cls_score.\g<p>"),
-    _rule(r"roi_head\.bbox_head\.fc_reg\." + _WB, r"roi_heads.box_predictor.bbox_pred.\g<p>"),
-    _rule(
-        r"roi_head\.mask_head\.convs\.(?P<i>[0-3])\.conv\." + _WB,
-        lambda m: f"roi_heads.mask_head.mask_fcn{int(m['i']) + 1}.{m['p']}",
-    ),
-    _rule(r"roi_head\.mask_head\.upsample\." + _WB, r"roi_heads.mask_head.deconv.\g<p>"),
-    _rule(r"roi_head\.mask_head\.conv_logits\." + _WB, r"roi_heads.mask_head.predictor.\g<p>"),
+    KeyRule("roi_head.mask_head.upsample.{p}", "roi_heads.mask_head.deconv.{p}", p=_WB),
+    KeyRule("roi_head.mask_head.conv_logits.{p}", "roi_heads.mask_head.predictor.{p}", p=_WB),
     # Recognition branch.
-    _rule(
-        r"recog_roi_extractor\.(?P<m>conv|bn)\." + _P,
-        r"roi_heads.rec_branch.roi_extractor.\g<m>.\g<p>",
+    KeyRule(
+        "recog_roi_extractor.{m}.{p}", "roi_heads.rec_branch.roi_extractor.{m}.{p}", m="conv|bn", p=_P
     ),
-    _rule(
-        r"recog_backbone\.ConvNet\.(?P<i>\d+)\." + _P,
-        r"roi_heads.rec_branch.encoder.convnet.\g<i>.\g<p>",
+    KeyRule(
+        "recog_backbone.ConvNet.{i}.{p}", "roi_heads.rec_branch.encoder.convnet.{i}.{p}", i=r"\d+", p=_P
     ),
-    _rule(
-        r"recog_sequence_module\.SequenceModeling\.(?P<i>\d+)\.rnn\." + _LSTM,
-        r"roi_heads.rec_branch.sequence.blocks.\g<i>.rnn.\g<p>",
+    KeyRule(
+        "recog_sequence_module.SequenceModeling.{i}.rnn.{p}",
+        "roi_heads.rec_branch.sequence.blocks.{i}.rnn.{p}",
+        i=r"\d+",
+        p=r"(weight|bias)_(ih|hh)_l0(_reverse)?",
     ),
-    _rule(
-        r"recog_sequence_module\.SequenceModeling\.(?P<i>\d+)\.linear\." + _WB,
-        r"roi_heads.rec_branch.sequence.blocks.\g<i>.linear.\g<p>",
+    KeyRule(
+        "recog_sequence_module.SequenceModeling.{i}.linear.{p}",
+        "roi_heads.rec_branch.sequence.blocks.{i}.linear.{p}",
+        i=r"\d+",
+        p=_WB,
     ),
-    _rule(
-        r"recog_sequence_head\.attention_cell\.(?P<m>i2h|h2h|score)\." + _WB,
-        r"roi_heads.rec_branch.decoder.attention_cell.\g<m>.\g<p>",
+    KeyRule(
+        "recog_sequence_head.attention_cell.{m}.{p}",
+        "roi_heads.rec_branch.decoder.attention_cell.{m}.{p}",
+        m="i2h|h2h|score",
+        p=_WB,
     ),
-    _rule(
-        r"recog_sequence_head\.attention_cell\.rnn\.(?P<p>(weight|bias)_(ih|hh))",
-        r"roi_heads.rec_branch.decoder.attention_cell.rnn.\g<p>",
+    KeyRule(
+        "recog_sequence_head.attention_cell.rnn.{p}",
+        "roi_heads.rec_branch.decoder.attention_cell.rnn.{p}",
+        p=r"(weight|bias)_(ih|hh)",
     ),
-    _rule(
-        r"recog_sequence_head\.generator\." + _WB, r"roi_heads.rec_branch.decoder.generator.\g<p>"
-    ),
+    KeyRule("recog_sequence_head.generator.{p}", "roi_heads.rec_branch.decoder.generator.{p}", p=_WB),
 ]
 
-#: DAVAR ResolutionSelector key (without `policy.`) → dld_d2 ResolutionSelector key (without
+#: DAVAR ResolutionSelector key (without `policy.`) ↔ dld_d2 ResolutionSelector key (without
 #: `selector.`): the same names.
-SELECTOR_RULES: List[Rule] = [
-    _rule(r"(?P<m>conv1|fc)\." + _WB, r"\g<m>.\g<p>"),
-    _rule(r"bn1\." + _P, r"bn1.\g<p>"),
-    _rule(r"(?P<b>bs[1-4])\.(?P<m>conv1|conv2|downsample)\." + _WB, r"\g<b>.\g<m>.\g<p>"),
-    _rule(r"(?P<b>bs[1-4])\.(?P<m>bn[123])\." + _P, r"\g<b>.\g<m>.\g<p>"),
+SELECTOR_RULES: List[KeyRule] = [
+    KeyRule("{m}.{p}", "{m}.{p}", m="conv1|fc", p=_WB),
+    KeyRule("bn1.{p}", "bn1.{p}", p=_P),
+    KeyRule("{b}.{m}.{p}", "{b}.{m}.{p}", b="bs[1-4]", m="conv1|conv2|downsample", p=_WB),
+    KeyRule("{b}.{m}.{p}", "{b}.{m}.{p}", b="bs[1-4]", m="bn[123]", p=_P),
 ]
 
 
-#: The inverse: dld_d2 TextSpotter key → the DAVAR key that fills it (for messages; the test
-#: checks that the two tables agree).
-_INV_RES = r"backbone\.bottom_up\.res(?P<stage>[2-5])\.(?P<block>\d+)\."
-
-
-def _layer(m, suffix):
-    return f"backbone.layer{int(m['stage']) - 1}.{m['block']}.{suffix}"
-
-
-INVERSE_SPOTTER_RULES: List[Rule] = [
-    _rule(r"backbone\.bottom_up\.stem\.conv1\.weight", "backbone.conv1.weight"),
-    _rule(r"backbone\.bottom_up\.stem\.conv1\.norm\." + _P, r"backbone.bn1.\g<p>"),
-    _rule(_INV_RES + r"conv(?P<i>[123])\.weight", lambda m: _layer(m, f"conv{m['i']}.weight")),
-    _rule(_INV_RES + r"conv(?P<i>[123])\.norm\." + _P, lambda m: _layer(m, f"bn{m['i']}.{m['p']}")),
-    _rule(_INV_RES + r"shortcut\.weight", lambda m: _layer(m, "downsample.0.weight")),
-    _rule(_INV_RES + r"shortcut\.norm\." + _P, lambda m: _layer(m, f"downsample.1.{m['p']}")),
-    _rule(
-        r"backbone\.fpn_lateral(?P<i>[2-5])\." + _WB,
-        lambda m: f"neck.lateral_convs.{int(m['i']) - 2}.conv.{m['p']}",
-    ),
-    _rule(
-        r"backbone\.fpn_output(?P<i>[2-5])\." + _WB,
-        lambda m: f"neck.fpn_convs.{int(m['i']) - 2}.conv.{m['p']}",
-    ),
-    _rule(r"proposal_generator\.rpn_head\.conv\." + _WB, r"rpn_head.rpn_conv.\g<p>"),
-    _rule(r"proposal_generator\.rpn_head\.objectness_logits\." + _WB, r"rpn_head.rpn_cls.\g<p>"),
-    _rule(r"proposal_generator\.rpn_head\.anchor_deltas\." + _WB, r"rpn_head.rpn_reg.\g<p>"),
-    _rule(
-        r"roi_heads\.box_head\.fc(?P<i>[12])\." + _WB,
-        lambda m: f"roi_head.bbox_head.shared_fcs.{int(m['i']) - 1}.{m['p']}",
-    ),
-    _rule(r"roi_heads\.box_predictor\.cls_score\." + _WB, r"roi_head.bbox_head.fc_cls.\g<p>"),
-    _rule(r"roi_heads\.box_predictor\.bbox_pred\." + _WB, r"roi_head.bbox_head.fc_reg.\g<p>"),
-    _rule(
-        r"roi_heads\.mask_head\.mask_fcn(?P<i>[1-4])\." + _WB,
-        lambda m: f"roi_head.mask_head.convs.{int(m['i']) - 1}.conv.{m['p']}",
-    ),
-    _rule(r"roi_heads\.mask_head\.deconv\." + _WB, r"roi_head.mask_head.upsample.\g<p>"),
-    _rule(r"roi_heads\.mask_head\.predictor\." + _WB, r"roi_head.mask_head.conv_logits.\g<p>"),
-    _rule(r"roi_heads\.rec_branch\.roi_extractor\.(?P<r>.+)", r"recog_roi_extractor.\g<r>"),
-    _rule(r"roi_heads\.rec_branch\.encoder\.convnet\.(?P<r>.+)", r"recog_backbone.ConvNet.\g<r>"),
-    _rule(
-        r"roi_heads\.rec_branch\.sequence\.blocks\.(?P<r>.+)",
-        r"recog_sequence_module.SequenceModeling.\g<r>",
-    ),
-    _rule(
-        r"roi_heads\.rec_branch\.decoder\.(?P<r>(attention_cell|generator)\..+)",
-        r"recog_sequence_head.\g<r>",
-    ),
-]
+def _apply(rules: Sequence[KeyRule], key: str, source="davar", target="dld") -> Optional[str]:
+    for rule in rules:
+        found = rule.convert(key, source, target)
+        if found is not None:
+            return found
+    return None
 
 
 def source_key_for(target_key: str) -> Optional[str]:
     """The DAVAR key that fills a dld_d2 key (TextSpotter or DLDSpotter); None when none does."""
     head, _, rest = target_key.partition(".")
-    inverse = {v: k for k, v in DLD_PREFIXES.items()}
-    if head in ("teacher", "student"):
-        found = _apply(INVERSE_SPOTTER_RULES, rest)
-        return None if found is None else f"{inverse[head]}.{found}"
-    if head == "selector":
-        return "policy." + rest
-    return _apply(INVERSE_SPOTTER_RULES, target_key)
-
-
-def _apply(rules: Sequence[Rule], key: str) -> Optional[str]:
-    for pattern, fn in rules:
-        m = pattern.match(key)
-        if m:
-            return fn(m)
-    return None
+    for davar_head, dld_head in DLD_PREFIXES.items():
+        if head == dld_head:
+            rules = SELECTOR_RULES if davar_head == "policy" else SPOTTER_RULES
+            found = _apply(rules, rest, "dld", "davar")
+            return None if found is None else f"{davar_head}.{found}"
+    return _apply(SPOTTER_RULES, target_key, "dld", "davar")
 
 
 def map_spotter_key(key: str) -> Optional[str]:
