@@ -295,7 +295,7 @@ def test_spotter_converts_completely_and_runs(teacher, spotter_source):
         == "roi_heads.rec_branch.decoder.attention_cell.rnn.weight_ih"
     )
 
-    # The inverse table (for messages) agrees with the mapping on every entry.
+    # The rules read backwards (for messages) name the source of every entry.
     for key in target:
         if not key.endswith("_extra_state"):
             assert conv.map_spotter_key(conv.source_key_for(key)) == key
