@@ -202,6 +202,17 @@ def test_summary_lists_the_fixed_students_curve_by_text_size():
     assert not any("no sizes" in line for line in by_size)
 
 
+def test_the_fixed_students_curve_runs_through_its_own_scale():
+    # The plot's dashed line joins the other test scales and the row of the trained scale.
+    demo = _demo_module()
+    own = {"name": demo.FIXED, "mean_gflops": 4.0, "e2e_none_hmean": 69.4}
+    summary = {"rows": [{"name": "teacher", "mean_gflops": 6.9, "e2e_none_hmean": 79.0}, own]}
+    points = [{"mean_gflops": g, "e2e_none_hmean": h} for g, h in ((4.8, 74.4), (2.5, 45.3))]
+    assert demo.curve_points(summary, points) == [(2.5, 45.3), (4.0, 69.4), (4.8, 74.4)]
+    summary["rows"].pop()
+    assert demo.curve_points(summary, points) == [(2.5, 45.3), (4.8, 74.4)]
+
+
 def test_committed_paths_are_relative_to_the_repository(tmp_path):
     # The committed summary must not hold the absolute paths of the machine that made it.
     demo = _demo_module()

@@ -345,6 +345,13 @@ def summary_markdown(summary):
     return lines
 
 
+def curve_points(summary, points):
+    """(GFLOPs, E2E hmean) of the fixed-scale student's curve, by GFLOPs: its other test scales
+    and the scale it was trained and tested at (its row), so that the line runs through it."""
+    own = [r for r in summary["rows"] if r["name"] == FIXED]
+    return sorted((p["mean_gflops"], p["e2e_none_hmean"]) for p in list(points) + own)
+
+
 def plot(summary, path):
     import matplotlib
 
@@ -354,8 +361,7 @@ def plot(summary, path):
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for name, points in summary["curves"].items():
         if points:
-            pts = sorted((p["mean_gflops"], p["e2e_none_hmean"]) for p in points)
-            ax.plot(*zip(*pts), "--o", alpha=0.6, label=name, markersize=4)
+            ax.plot(*zip(*curve_points(summary, points)), "--o", alpha=0.6, label=name, markersize=4)
     for r in summary["rows"]:
         ax.plot(r["mean_gflops"], r["e2e_none_hmean"], "*" if r["name"].startswith("dld") else "s",
                 markersize=11, label=r["what"])
