@@ -560,6 +560,14 @@ def test_cli_kind_config_and_mismatch_flags(tmp_path, spotter_source, capsys):
     # The command it suggests builds the same model: the overrides come with it.
     assert ("--eval-only MODEL.RESNETS.STRIDE_IN_1X1 True MODEL.WEIGHTS"
             in capsys.readouterr().out)
+    # A COCO detector starts the pretraining, with the overrides it was converted for.
+    coco = tmp_path / "coco.pth"
+    torch.save({"state_dict": random_state_dict(coco_shapes()), "meta": {}}, coco)
+    assert tool.main([str(coco), str(tmp_path / "c.pth"), "MODEL.RPN.POST_NMS_TOPK_TEST", "500"]) == 0
+    assert ("use: python train_net.py --config-file configs/pretrain.yaml "
+            f"MODEL.RPN.POST_NMS_TOPK_TEST 500 MODEL.WEIGHTS {tmp_path / 'c.pth'}" in capsys.readouterr().out)
+    assert tool.main([str(coco), str(tmp_path / "c.pth"), "--config-file", "configs/teacher.yaml"]) == 0
+    assert f"--config-file configs/teacher.yaml MODEL.WEIGHTS {tmp_path / 'c.pth'}" in capsys.readouterr().out
     # A spotter file given as a DLD model: an error naming what is missing, no traceback.
     assert tool.main([str(src), str(tmp_path / "dld.pth"), "--kind", "dld"]) == 1
     assert "error:" in capsys.readouterr().err

@@ -96,6 +96,7 @@ def convert(
     source = load_checkpoint_file(in_path)
     if kind == "auto":
         kind = detect_kind(source, in_path)
+    given_config = config_file
     config_file = config_file or os.path.join(REPO, DEFAULT_CONFIGS[kind])
     cfg, model = _build_target(config_file, opts)
     mismatches = reference_config_mismatches(cfg)
@@ -142,7 +143,9 @@ def convert(
     use = {
         "spotter": f"--config-file {shown} --eval-only {extra}MODEL.WEIGHTS",
         "dld": f"--config-file {shown} --eval-only {extra}MODEL.WEIGHTS",
-        "mmdet-coco": "--config-file configs/pretrain.yaml MODEL.WEIGHTS",
+        # A COCO detector starts the pretraining (configs/pretrain.yaml unless a config was given).
+        "mmdet-coco": f"--config-file {shown if given_config else 'configs/pretrain.yaml'} "
+        f"{extra}MODEL.WEIGHTS",
     }[result.kind]
     log(
         f"wrote {out_path}: {len(result.state_dict)} entries; use: python train_net.py {use} {out_path}"
