@@ -95,9 +95,12 @@ def _small(cmd, tmp):
         import torch
         from test_convert_davar_checkpoint import davar_spotter_shapes, random_state_dict
 
+        from test_convert_davar_checkpoint import davar_dld_shapes
+
         source = tmp / "downloads" / Path(args[2]).name
         source.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"state_dict": random_state_dict(davar_spotter_shapes()), "meta": {}}, source)
+        shapes = davar_dld_shapes() if source.name.startswith("dld") else davar_spotter_shapes()
+        torch.save({"state_dict": random_state_dict(shapes), "meta": {}}, source)
         args[2] = str(source)
     elif args[:2] in (["python", "tools/get_flops.py"], ["python", "tools/benchmark.py"]):
         args += SMALL[2:4] + SMALL[8:12] + ["MODEL.DEVICE", "cpu"]
@@ -163,3 +166,40 @@ def test_every_readme_command_runs(tmp_path, eval_data_location):
     teacher_log = (tmp_path / "teacher" / "log.txt").read_text()
     assert f"Loading from {tmp_path / 'pretrain' / 'model_final.pth'}" in teacher_log
     assert (tmp_path / "curve" / "curve.md").is_file()
+
+
+def reference_model_commands():
+    """datasets/README.md's commands that convert and evaluate the reference's released models
+    (continued lines joined)."""
+    text = (REPO / "datasets" / "README.md").read_text()
+    cmds = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = " ".join(line.split(" #")[0].split())
+            if line.startswith("python") and ("downloads/" in line or "output/davar/" in line):
+                cmds.append(line)
+    return cmds
+
+
+@pytest.mark.detectron2
+def test_reference_model_commands_run(tmp_path):
+    # On files with the released checkpoints' key names and shapes (no download here), the
+    # exact-reference settings included; evaluation on the tiny synthetic split.
+    cmds = reference_model_commands()
+    assert sum("convert_davar_checkpoint" in c for c in cmds) == 3
+    assert any("MODEL.TEXT_HEAD.MASK_GRID reference" in c and "SELECTOR_NORM running" in c for c in cmds)
+    env = dict(os.environ, DLD_D2_CACHE=str(tmp_path / "cache"))
+    for cmd in sorted(cmds, key=lambda c: "--eval-only" in c):  # conversions first
+        small = _small(cmd, tmp_path)
+        proc = subprocess.run(small, shell=True, cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert proc.returncode == 0, f"{small}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    kept = torch_load(tmp_path / "davar" / "dld_gamma0.1_ref.pth")
+    assert "selector.bn1.running_mean" in kept and "selector.bn1.running_mean" not in torch_load(
+        tmp_path / "davar" / "dld_gamma0.1.pth")
+
+
+def torch_load(path):
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
