@@ -1,5 +1,6 @@
 """tools/synthetic_demo.py's pipeline steps, without running them."""
 import argparse
+import json
 import os
 
 import pytest
@@ -140,8 +141,18 @@ def test_options_that_would_change_nothing_are_refused(capsys):
     demo = _demo_module()
     assert demo.parse_args(["--full"]).curve_scales == [0.5, 0.6, 0.8]
     assert demo.parse_args(["--full", "--curve-scales", "0.4"]).curve_scales == [0.4]
+    # --distilled names the rows instead of the default path's or --full's.
+    assert demo.parse_args([]).distilled == ["dld_gamma0.1"]
+    assert demo.parse_args(["--full"]).distilled == ["dld_gamma0.1", "dld_gamma0.3", demo.FIXED]
+    args = demo.parse_args(["--distilled", demo.FIXED, "--curve-scales", "0.5"])
+    assert args.distilled == [demo.FIXED] and args.curve_scales == [0.5]
     for argv, message in ((["--curve-scales", "0.4"], "--curve-scales needs --full"),
-                          (["--full", "--teacher-only"], "contradict")):
+                          (["--full", "--teacher-only"], "contradict"),
+                          (["--teacher-only", "--rows-from", "s.json"], "contradict"),
+                          (["--teacher-only", "--distilled", "fixed_0.7"], "contradict"),
+                          (["--full", "--distilled", "fixed_0.7"], "contradict"),
+                          (["--distilled", "dld_gamma0.3", "--curve-scales", "0.4"], "needs --full or"),
+                          (["--distilled", "dld_gamma0.2"], "invalid choice")):
         with pytest.raises(SystemExit) as e:
             demo.parse_args(argv)
         assert e.value.code == 2 and message in capsys.readouterr().err
@@ -220,3 +231,57 @@ def test_committed_paths_are_relative_to_the_repository(tmp_path):
     assert demo.shown_path(inside) == os.path.join("output", "demo", "teacher", "model_final.pth")
     assert demo.shown_path(demo.REPO + "/output/demo") == os.path.join("output", "demo")
     assert demo.shown_path(str(tmp_path / "w.pth")) == str(tmp_path / "w.pth")  # outside: as given
+
+
+def _teacher_row(e2e=82.97074268567142, latency=205.4):
+    return {"name": "teacher", "what": "teacher at S-480", "det_hmean": 96.5, "e2e_none_hmean": e2e,
+            "ws_none_hmean": 86.9, "mean_gflops": 6.84, "mean_input_short_side": 480.0,
+            "latency_ms": latency}
+
+
+def test_rows_from_an_earlier_run_of_the_same_teacher_are_carried_and_marked(tmp_path):
+    # A session too short for --full trains the missing rows and takes the others from the
+    # committed summary, only when its teacher reads exactly as the one they were distilled from.
+    demo = _demo_module()
+    student = {"name": "dld_gamma0.1", "what": "DLD, γ = 0.1", "det_hmean": 96.5,
+               "e2e_none_hmean": 81.4, "ws_none_hmean": 85.8, "mean_gflops": 3.96,
+               "mean_input_short_side": 317.0, "latency_ms": 159.0}
+    earlier = tmp_path / "summary.json"
+    earlier.write_text(json.dumps({"rows": [_teacher_row(), student],
+                                   "curves": {"fixed curve": [{"mean_gflops": 2.0}]}}))
+    here = _teacher_row(latency=300.0)  # another machine: slower, the same numbers
+    rows, curves = demo.carried_rows(str(earlier), [here], ["dld_gamma0.1", "dld_gamma0.3"])
+    assert list(rows) == ["dld_gamma0.1"] and curves == {}  # the fixed student is not carried
+    assert rows["dld_gamma0.1"]["carried_from"] == str(earlier)
+    assert rows["dld_gamma0.1"]["teacher_latency_ms"] == 205.4
+    # Its latency ratio is to its own teacher (159 / 205.4), not to this run's (159 / 300).
+    fresh = {**student, "name": "dld_gamma0.3", "what": "DLD, γ = 0.3", "latency_ms": 240.0}
+    lines = demo.summary_markdown({"test_set": "t", "minutes": {"teacher": 1.0}, "curves": {},
+                                   "rows": [here, rows["dld_gamma0.1"], fresh]})
+    assert "| DLD, γ = 0.1 † | 81.4 | 85.8 | 96.5 | 3.96 | 0.58 | 317 | 159 | 0.77 |" in lines
+    assert "| DLD, γ = 0.3 | 81.4 | 85.8 | 96.5 | 3.96 | 0.58 | 317 | 240 | 0.80 |" in lines
+    assert any(line.startswith(f"† distilled in an earlier run (`{earlier}`") for line in lines)
+    # The fixed student brings its curve along.
+    fixed = {**student, "name": demo.FIXED}
+    earlier.write_text(json.dumps({"rows": [_teacher_row(), fixed],
+                                   "curves": {"fixed curve": [{"mean_gflops": 2.0}]}}))
+    rows, curves = demo.carried_rows(str(earlier), [here], [demo.FIXED])
+    assert list(rows) == [demo.FIXED] and curves == {"fixed curve": [{"mean_gflops": 2.0}]}
+
+
+def test_rows_from_another_teacher_are_refused(tmp_path):
+    demo = _demo_module()
+    earlier = tmp_path / "summary.json"
+    earlier.write_text(json.dumps({"rows": [_teacher_row(e2e=81.3)], "curves": {}}))
+    with pytest.raises(SystemExit, match=r"another teacher: 'teacher' differs in e2e_none_hmean "
+                                         r"\(81.3 there, 82.97074268567142 here\)"):
+        demo.carried_rows(str(earlier), [_teacher_row()], ["dld_gamma0.1"])
+    # A teacher view the earlier run did not have is another teacher too.
+    view = {**_teacher_row(), "name": "teacher_dld_view"}
+    with pytest.raises(SystemExit, match="it has no 'teacher_dld_view' row"):
+        demo.carried_rows(str(earlier), [view], ["dld_gamma0.1"])
+    earlier.write_text("not json")
+    with pytest.raises(SystemExit, match=f"--rows-from {earlier}: not a summary.json"):
+        demo.carried_rows(str(earlier), [_teacher_row()], ["dld_gamma0.1"])
+    with pytest.raises(SystemExit, match="not a summary.json"):
+        demo.carried_rows(str(tmp_path / "missing.json"), [_teacher_row()], ["dld_gamma0.1"])

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.detectron2
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = "configs/quick_schedules/teacher_instant_test.yaml"
+DLD_QUICK = "configs/quick_schedules/dld_instant_test.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,37 @@ def test_synthetic_demo_with_given_teacher_weights(trained, env, tmp_path):
     assert not (tmp_path / "teacher" / "model_final.pth").exists()  # nothing was trained
 
 
+def test_synthetic_demo_takes_rows_of_an_earlier_run_of_the_same_teacher(trained, env, tmp_path):
+    """--rows-from: a second run of the same teacher trains only the rows the first lacks."""
+    out, _ = trained
+    common = ["tools/synthetic_demo.py", "--config-file", QUICK, "--distill-config", DLD_QUICK,
+              "--teacher-weights", str(out / "model_final.pth"), "--num-demo", "1", "--num-latency", "1"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    _run(common + ["--output", str(first)], env)
+    earlier = json.loads((first / "summary.json").read_text())
+    assert [r["name"] for r in earlier["rows"]] == ["teacher_dld_view", "teacher", "dld_gamma0.1"]
+    log = _run(common + ["--output", str(second), "--distilled", "dld_gamma0.1", "fixed_0.7",
+                         "--curve-scales", "0.5", "--rows-from", str(first / "summary.json")], env)
+    summary = json.loads((second / "summary.json").read_text())
+    rows = {r["name"]: r for r in summary["rows"]}
+    assert list(rows) == ["teacher_dld_view", "teacher", "dld_gamma0.1", "fixed_0.7"]
+    carried = rows["dld_gamma0.1"]
+    assert carried == {**earlier["rows"][2], "carried_from": str(first / "summary.json"),
+                       "teacher_latency_ms": earlier["rows"][0]["latency_ms"]}
+    assert not (second / "dld_gamma0.1").exists()  # not trained again
+    assert (second / "fixed_0.7" / "model_final.pth").is_file()
+    assert "carried_from" not in rows["fixed_0.7"] and rows["fixed_0.7"]["latency_ms"] > 0
+    assert len(summary["curves"]["fixed-scale student at other test scales"]) == 1
+    assert "| DLD, γ = 0.1 † |" in log and "† distilled in an earlier run" in log
+    # A teacher that reads otherwise (one number changed) is refused before anything is trained.
+    earlier["rows"][0]["e2e_none_hmean"] += 1
+    (first / "summary.json").write_text(json.dumps(earlier))
+    proc = subprocess.run([sys.executable] + common + ["--output", str(tmp_path / "third"), "--rows-from",
+                          str(first / "summary.json")], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "distilled from another teacher" in proc.stderr
+    assert not (tmp_path / "third" / "dld_gamma0.1").exists()
+
+
 def test_reader_warmup_on_word_sheets_then_joint_training(env, tmp_path):
     """The two-stage synthetic teacher's chain (reader_warmup_cpu.yaml → teacher_warm_cpu.yaml)
     on the tiny split: the warm-up trains the reader alone, joint training starts from it."""
@@ -133,8 +165,6 @@ def test_reader_warmup_on_word_sheets_then_joint_training(env, tmp_path):
     metrics = [json.loads(line) for line in (joint / "metrics.json").read_text().splitlines()]
     assert {"loss_att", "loss_cls", "loss_mask", "loss_rpn_cls"} <= set(metrics[-1])
 
-
-DLD_QUICK = "configs/quick_schedules/dld_instant_test.yaml"
 
 
 def test_distill_from_the_teacher_quick_schedule_then_eval_only(trained, env, tmp_path, monkeypatch):

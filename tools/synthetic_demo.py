@@ -8,6 +8,8 @@
                                                                     # the one-stage teacher
     python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
     python tools/synthetic_demo.py --reuse-trained                  # evaluate trained models again
+    python tools/synthetic_demo.py --full --rows-from benchmarks/synthetic_dld/summary.json
+                                    # rows of an earlier run of the same teacher instead of training
 
 Steps (each one a command a user could type; their logs go to OUTPUT/logs/):
   1. draw a few training scenes with their annotations         (tools/visualize_data.py)
@@ -61,6 +63,9 @@ def parse_args(argv=None):
     p.add_argument("--full", action="store_true",
                    help="also DLD γ = 0.3 and the fixed-scale baseline with its curve at "
                         "--curve-scales (about an hour more on 2 cores: README)")
+    p.add_argument("--distilled", nargs="+", choices=[name for name, *_ in DISTILLED], default=None,
+                   help="the distilled rows to produce instead of the default path's (γ = 0.1) "
+                        "or --full's (all three); with --rows-from, those it lacks are trained")
     p.add_argument("--reuse-trained", action="store_true",
                    help="evaluate a training step's model_final.pth where OUTPUT holds one instead "
                         "of training again (after a change to evaluation only; the table marks it)")
@@ -68,14 +73,25 @@ def parse_args(argv=None):
     p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
     p.add_argument("--curve-scales", type=float, nargs="*", default=None,
                    help="other test scales of the fixed-scale student (its curve in the plot; "
-                        "with --full; default 0.5 0.6 0.8)")
+                        "with --full or --distilled fixed_0.7; default 0.5 0.6 0.8)")
+    p.add_argument("--rows-from", default="",
+                   help="an earlier run's summary.json: its distilled rows are taken as they are "
+                        "instead of training them again, provided this run's teacher reads exactly "
+                        "as the teacher of that run (the table marks them)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every step")
     args = p.parse_args(argv)
     # Options that would change nothing are refused rather than ignored.
-    if args.curve_scales is not None and not args.full:
-        p.error("--curve-scales needs --full (the fixed-scale student is trained only with --full)")
-    if args.full and args.teacher_only:
-        p.error("--full and --teacher-only contradict each other: --full adds distilled models")
+    for option, given in (("--full", args.full), ("--distilled", args.distilled),
+                          ("--rows-from", args.rows_from)):
+        if given and args.teacher_only:
+            p.error(f"{option} and --teacher-only contradict each other: {option} is about "
+                    "distilled models")
+    if args.full and args.distilled:
+        p.error("--full and --distilled contradict each other: --full is --distilled with every row")
+    if args.distilled is None:
+        args.distilled = [name for name, _, _ in distilled(args.full)]
+    if args.curve_scales is not None and FIXED not in args.distilled:
+        p.error(f"--curve-scales needs --full or --distilled {FIXED} (the curve is that student's)")
     if args.curve_scales is None:
         args.curve_scales = [0.5, 0.6, 0.8]
     return args
@@ -182,6 +198,45 @@ class Pipeline:
         return folder
 
 
+#: What must be equal, to the last digit, for two teachers to count as one: the test numbers.
+TEACHER_IDENTITY = ("det_hmean", "e2e_none_hmean", "ws_none_hmean", "mean_gflops")
+
+
+def carried_rows(path, teacher_rows, names):
+    """The rows named in `names` of the earlier summary `path`, marked as carried from it, and
+    its curves where the fixed-scale student is among them (they are that student's).
+
+    Rows of students distilled in another run are only comparable with this run's if both runs
+    distilled the same teacher: each of `teacher_rows` (this run's teacher rows) must have a row
+    of the same name in `path` with equal `TEACHER_IDENTITY` numbers, else SystemExit. A carried
+    row keeps its latency with the latency of its own teacher (`teacher_latency_ms`): the ratio
+    of two timings is meaningful on one machine only.
+    """
+    try:
+        with open(path) as f:
+            earlier = json.load(f)
+        by_name = {r["name"]: r for r in earlier["rows"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"--rows-from {path}: not a summary.json of this tool ({e})")
+    for t in teacher_rows:
+        old = by_name.get(t["name"])
+        differ = [k for k in TEACHER_IDENTITY if old is None or old.get(k) != t.get(k)]
+        if differ:
+            raise SystemExit(
+                f"--rows-from {path}: its rows were distilled from another teacher: "
+                + (f"it has no {t['name']!r} row" if old is None else
+                   f"{t['name']!r} differs in " + ", ".join(f"{k} ({old.get(k)} there, {t.get(k)} here)"
+                                                           for k in differ))
+                + "; train those rows here instead (leave out --rows-from)")
+    rows = {}
+    teacher = earlier["rows"][0]
+    for name in names:
+        if name in by_name:
+            rows[name] = {**by_name[name], "carried_from": shown_path(path),
+                          "teacher_latency_ms": teacher.get("latency_ms")}
+    return rows, (earlier.get("curves", {}) if FIXED in rows else {})
+
+
 def _load_cfg(config_file, opts):
     from dld_d2.config import get_cfg
 
@@ -257,10 +312,18 @@ def main(argv=None):
                                   ["INPUT.MIN_SIZE_TEST", str(view[0]), "INPUT.MAX_SIZE_TEST", str(view[1])])
             rows.insert(0, row("teacher_dld_view", f"teacher at S-{view[0]} (DLD's teacher view)",
                                folder, teacher))
-        for name, opts, what in distilled(args.full):
+        carried, carried_curves = (carried_rows(args.rows_from, rows, args.distilled)
+                                   if args.rows_from else ({}, {}))
+        curves.update(carried_curves)
+        for name, opts, what in distilled(full=True):
+            if name not in args.distilled:
+                continue
+            if name in carried:
+                rows.append(carried[name])
+                continue
             folder = run.train(name, args.distill_config, ["MODEL.DLD.TEACHER_WEIGHTS", teacher] + opts)
             rows.append(row(name, what, folder, os.path.join(folder, "model_final.pth")))
-        fixed = next((r for r in rows if r["name"] == FIXED), None)
+        fixed = next((r for r in rows if r["name"] == FIXED and r["name"] not in carried), None)
         for s in args.curve_scales if fixed else ():
             folder = run.evaluate(f"fixed_at_{s:g}", fixed["config"], fixed["weights"],
                                   ["MODEL.DLD.FIXED_SCALE", str(s)])
@@ -270,17 +333,18 @@ def main(argv=None):
 
         cmd = ["tools/benchmark.py", "--dataset", test_set, "--num-images", str(args.num_latency),
                "--output", os.path.join(out, "latency.json"), "--md", os.path.join(out, "latency.md")]
-        for r in rows:
+        timed = [r for r in rows if r["name"] not in carried]
+        for r in timed:
             cmd += ["--model", f"{r['name']}={r['config']}", "--weights", f"{r['name']}={r['weights']}"]
         run.step("latency", cmd)
         with open(os.path.join(out, "latency.json")) as f:
             latency = {m["name"]: m for m in json.load(f)["models"]}
-        for r in rows:
+        for r in timed:
             r["latency_ms"] = latency[r["name"]]["latency_ms_mean"]
 
     # Paths as a reader of the committed results can follow them: relative to the repository.
-    rows = [{**r, "config": shown_path(r["config"]), "weights": shown_path(r["weights"])}
-            for r in rows]
+    rows = [r if "carried_from" in r else
+            {**r, "config": shown_path(r["config"]), "weights": shown_path(r["weights"])} for r in rows]
     summary = {"test_set": test_set, "teacher_trained": not args.teacher_weights,
                "minutes": run.minutes, "reused": run.reused, "rows": rows, "curves": curves}
     with open(os.path.join(out, "summary.json"), "w") as f:
@@ -305,6 +369,9 @@ def shown_path(path):
 def summary_markdown(summary):
     rows = summary["rows"]
     teacher = rows[0]
+    # Rows of an earlier run (--rows-from) are marked, here and in the by-size table.
+    carried = sorted({r["carried_from"] for r in rows if "carried_from" in r})
+    rows = [{**r, "what": r["what"] + " †"} if "carried_from" in r else r for r in rows]
     lines = [
         f"# DLD on the built-in synthetic scenes (test split `{summary['test_set']}`, percent)", "",
         "| model | E2E H | WS H | det H | GFLOPs | × teacher | mean short side | CPU ms/img | × teacher |",
@@ -317,8 +384,14 @@ def summary_markdown(summary):
             f"| {r['what']} | {r['e2e_none_hmean']:.1f} | {r.get('ws_none_hmean', float('nan')):.1f} "
             f"| {r['det_hmean']:.1f} | {g:.2f} | {g / teacher['mean_gflops']:.2f} "
             f"| {r['mean_input_short_side']:.0f} "
-            + (f"| {ms:.0f} | {ms / teacher['latency_ms']:.2f} |" if ms else "| - | - |")
+            + (f"| {ms:.0f} | {ms / r.get('teacher_latency_ms', teacher['latency_ms']):.2f} |"
+               if ms else "| - | - |")
         )
+    if carried:
+        lines += ["", "† distilled in an earlier run (" + ", ".join(f"`{c}`" for c in carried)
+                  + ", `--rows-from`) from a teacher that reads exactly as this one (test numbers "
+                  "equal to the last digit); its CPU latency was measured there, beside that "
+                  "run's teacher, and its ratio is to that teacher."]
     for name, points in summary["curves"].items():
         if points:
             pts = ", ".join(f"{p['mean_gflops']:.2f} G → {p['e2e_none_hmean']:.1f}" for p in points)
