@@ -70,6 +70,55 @@ def test_lstm_handle_counts_gate_and_projection_products():
     assert _fvcore_count(_Packed(lstm, [5, 3, 2]), x) == 10 * per_step
 
 
+class _Layers(nn.Module):
+    """One of each layer kind that fvcore counts, as the spotters use them."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1, groups=2)
+        self.bn = nn.BatchNorm2d(8)
+        self.gn = nn.GroupNorm(2, 8)
+        self.deconv = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.ln = nn.LayerNorm(4)
+        self.fc = nn.Linear(4, 6)
+        self.pool = nn.AdaptiveAvgPool2d(3)
+
+    def forward(self, x):
+        x = self.deconv(self.gn(self.bn(self.conv(x))))
+        x = F.interpolate(x, scale_factor=2, mode="nearest") + F.interpolate(x, scale_factor=2, mode="bilinear")
+        seq = self.fc(self.ln(x.flatten(2).transpose(1, 2)))  # a 3-D linear: runs as a matrix product
+        return self.pool(x), seq @ seq.transpose(1, 2), torch.matmul(seq[0], seq[0].T)
+
+
+def _eager_count(module, *inputs):
+    from dld_d2.evaluation.flops import EagerFlopCounter
+
+    with torch.no_grad(), EagerFlopCounter() as counter:
+        module(*inputs)
+    return counter.total
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_eager_count_equals_fvcores_trace():
+    # The count taken while a model runs maps the ops that really execute (addmm for a linear,
+    # oneDNN's kernel for an LSTM, ...) to fvcore's handles: the same number, no trace.
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 16)
+    layers = _Layers().eval()
+    lstm = nn.LSTM(16, 8, num_layers=2, bidirectional=True, batch_first=True)
+    for module, inputs in (
+        (layers, (torch.randn(2, 4, 6, 10),)),
+        (layers.train(), (torch.randn(2, 4, 6, 10),)),  # batch norm counts otherwise in training
+        (nn.LSTM(16, 8, batch_first=True), (x,)),
+        (lstm, (x,)),
+        (nn.LSTM(16, 8, num_layers=2, bidirectional=True, batch_first=True, proj_size=4), (x,)),
+        (_Packed(lstm, [5, 3, 2]), (x,)),
+        (_CellLoop(16, 8), (x,)),
+    ):
+        assert _eager_count(module, *inputs) == _fvcore_count(module, *inputs) > 0, module
+    assert _eager_count(nn.LSTM(16, 8, batch_first=True), x) == 15 * 4 * 8 * (16 + 8)
+
+
 def test_summary_by_chosen_scale():
     records = [
         {"gflops": 2.0, "input_short_side": 240, "detections": 3, "scale": 0.5},
@@ -164,6 +213,56 @@ def test_flop_counting_model_adds_gflops():
     assert outputs[0]["input_size"] == (256, 320)
     with pytest.raises(RuntimeError, match="eval"):
         wrapped.train()(inputs)
+
+
+@d2
+@pytest.mark.parametrize("score_thresh", [0.0, 1.0], ids=["detections", "no-detections"])
+def test_eager_count_of_the_spotter_equals_the_trace(score_thresh):
+    from dld_d2.evaluation.flops import inference_gflops
+
+    model = _spotter(score_thresh).eval()
+    for image in (_image(256, 320), _image(192, 416, seed=3)):
+        assert _eager_count(model, [image]) / 1e9 == inference_gflops(model, [image])[0]
+
+
+class _Samples(nn.Module):
+    """A model with an op fvcore counts but the eager counter does not map (grid_sample)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, batched_inputs):
+        outs = []
+        for inp in batched_inputs:
+            grid = torch.tanh(self.fc(inp["image"]))[None, None]  # (1, 1, W, 2)
+            outs.append({"sampled": F.grid_sample(inp["image"][None, None], grid, align_corners=False)})
+        return outs
+
+
+@d2
+def test_flop_counting_model_checks_its_count_against_fvcore(caplog, monkeypatch):
+    from dld_d2.evaluation import flops
+
+    traced = []
+    trace = flops.inference_gflops
+    monkeypatch.setattr(flops, "inference_gflops", lambda m, b: traced.append(len(b)) or trace(m, b))
+    # Counts that agree: the first batch is traced to check, then every check_every-th.
+    wrapped = flops.FlopCountingModel(_spotter(1.0), check_every=3).eval()
+    with torch.no_grad():
+        counts = [wrapped([_image(256, 320, seed=i)])[0]["gflops"] for i in range(4)]
+    assert traced == [1, 1] and wrapped.eager_counts_match
+    assert counts == [trace(wrapped.model, [_image(256, 320, seed=i)])[0] for i in range(4)]
+    # Counts that differ: fvcore's is taken, it says so, and traces every batch from then on.
+    traced.clear()
+    wrapped = flops.FlopCountingModel(_Samples(), check_every=3).eval()
+    batch = [{"image": torch.randn(5, 4)}]
+    with torch.no_grad():
+        outs = [wrapped(batch)[0]["gflops"] for _ in range(2)]
+    assert not wrapped.eager_counts_match and traced == [1, 1]
+    # fvcore: the linear (5 × 4 × 2) and grid_sample (4 per output value, 5 of them).
+    assert outs == [trace(wrapped.model, batch)[0]] * 2 and round(outs[0] * 1e9) == 5 * 4 * 2 + 4 * 5
+    assert "tracing every batch from now on" in caplog.text
 
 
 class _Decides(nn.Module):

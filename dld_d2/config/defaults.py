@@ -187,6 +187,6 @@ def add_dld_config(cfg):
     cfg.TEST.TEXT.LEXICON_RULE = "davar"
     # Also score word spotting (care words of >= 3 letters only) besides end-to-end.
     cfg.TEST.TEXT.WORD_SPOTTING = True
-    # Count each test image's inference GFLOPs with fvcore (the model is traced once more per
-    # image) so that the evaluator reports mean_gflops.
+    # Count each test image's inference GFLOPs (fvcore's count, taken as the model runs and
+    # checked against a trace now and then) so that the evaluator reports mean_gflops.
     cfg.TEST.TEXT.COUNT_FLOPS = False

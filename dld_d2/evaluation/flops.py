@@ -17,19 +17,26 @@ convention, all small next to the convolutions): element-wise ops and activation
 top-k, the masked RoI gather of the recognition branch, and Detectron2's mask pasting (a scripted
 function, opaque to the trace). `FlopCount.uncounted_ops` lists what a trace left out.
 
+Evaluation (`FlopCountingModel`) takes the same count without a trace, as the model runs
+(`EagerFlopCounter`), and checks it against the trace now and then.
+
 `input_short_side` is the short side of the network input that an inference ran at, which the
 GFLOPs and latency reports give beside each count.
 """
+import logging
 import math
 from typing import Dict, List, NamedTuple
 
 import torch
 import torch.nn as nn
-from fvcore.nn.jit_handles import get_shape
+from fvcore.nn.jit_handles import conv_flop_count, get_shape
+from torch.utils._python_dispatch import TorchDispatchMode
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
-    "FlopCount", "FlopCountingModel", "count_inference", "inference_gflops", "input_short_side",
-    "lstm_flop_jit",
+    "EagerFlopCounter", "FlopCount", "FlopCountingModel", "count_inference", "inference_gflops",
+    "input_short_side", "lstm_flop_jit",
 ]
 
 
@@ -167,23 +174,130 @@ def input_short_side(inp: Dict, out: Dict) -> int:
     return int(min(int(v) for v in size))
 
 
-class FlopCountingModel(nn.Module):
-    """Wraps a model for evaluation: each output dict gains "gflops" (`inference_gflops`).
+def _numel(t) -> int:
+    return math.prod(t.shape)
 
-    Every batch runs the wrapped model twice: once as usual (the outputs returned are its own,
-    untouched by tracing) and once traced, image by image, for the count. Meant for evaluation
-    runs that report mean GFLOPs per image, not for latency. A DLD selector that samples its
-    scale may choose differently in the two runs: count with argmax selection (the default).
+
+def _rnn_steps_times_weights(x, weights) -> int:
+    # As `lstm_flop_jit`: (time steps × batch) × the 2-D weights of the layer(s) run.
+    return math.prod(x.shape[:-1]) * sum(_numel(w) for w in weights if w is not None and w.dim() == 2)
+
+
+def _batch_norm(x, weight, training) -> int:
+    # fvcore's batchnorm_flop_jit: 1 (2 with affine) per element in eval mode, its norm count in training.
+    if training:
+        return _numel(x) * (5 if weight is not None else 4)
+    return _numel(x) * (2 if weight is not None else 1)
+
+
+def _norm(x, weight) -> int:
+    # fvcore's norm_flop_counter: "5 is just a rough estimate".
+    return _numel(x) * (5 if weight is not None else 4)
+
+
+_aten = torch.ops.aten
+#: The eager ops behind the ops fvcore counts, with fvcore's count of each (args, kwargs, output).
+_EAGER_HANDLES = {
+    _aten.convolution.default: lambda a, k, out: conv_flop_count(
+        list(a[0].shape), list(a[1].shape), list(out.shape), a[6]),
+    # aten::linear and aten::matmul run as these (fvcore: the same multiply-adds).
+    _aten.mm.default: lambda a, k, out: a[0].shape[0] * a[0].shape[1] * a[1].shape[1],
+    _aten.addmm.default: lambda a, k, out: a[1].shape[0] * a[1].shape[1] * a[2].shape[1],
+    _aten.bmm.default: lambda a, k, out: _numel(a[0]) * a[1].shape[-1],
+    _aten.native_batch_norm.default: lambda a, k, out: _batch_norm(a[0], a[1], a[5]),
+    _aten._native_batch_norm_legit.default: lambda a, k, out: _batch_norm(a[0], a[1], a[5]),
+    _aten._native_batch_norm_legit_no_training.default: lambda a, k, out: _batch_norm(a[0], a[1], False),
+    _aten.cudnn_batch_norm.default: lambda a, k, out: _batch_norm(a[0], a[1], a[5]),
+    _aten.native_group_norm.default: lambda a, k, out: _norm(a[0], a[1]),
+    _aten.native_layer_norm.default: lambda a, k, out: _norm(a[0], a[2]),
+    _aten.upsample_nearest2d.default: lambda a, k, out: _numel(out),
+    _aten.upsample_nearest2d.vec: lambda a, k, out: _numel(out),
+    _aten.upsample_bilinear2d.default: lambda a, k, out: 4 * _numel(out),
+    _aten.upsample_bilinear2d.vec: lambda a, k, out: 4 * _numel(out),
+    _aten._adaptive_avg_pool2d.default: lambda a, k, out: _numel(a[0]),
+    # nn.LSTM: one call per layer and direction on CPU (oneDNN), one for all of them with cuDNN.
+    _aten.mkldnn_rnn_layer.default: lambda a, k, out: _rnn_steps_times_weights(a[0], a[1:3]),
+    _aten._cudnn_rnn.default: lambda a, k, out: _rnn_steps_times_weights(a[0], a[1]),
+}
+
+
+class EagerFlopCounter(TorchDispatchMode):
+    """Counts, while a model runs as usual, what `count_inference`'s fvcore trace counts.
+
+    A context manager: `total` is the count (flops = multiply-adds) of the ops run inside it.
+    It sees the ops as they execute, after composite ops are split: `_EAGER_HANDLES` maps them
+    to fvcore's handles (`linear` runs as `addmm`/`mm`, `matmul` as `mm`/`bmm`, `batch_norm` as
+    `native_batch_norm`, `nn.LSTM` as oneDNN's or cuDNN's kernel). No trace: the count costs
+    almost nothing beside the run, where fvcore traces the model again.
+
+    It cannot tell apart everything the trace does: a scripted function is opaque to the trace
+    but runs in Python here (Detectron2's mask pasting, whose `grid_sample` is therefore not
+    counted here either), and an `adaptive_avg_pool2d` to 1×1 runs as a `mean`, which fvcore
+    does not count otherwise. `FlopCountingModel` therefore checks it against fvcore.
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        handle = _EAGER_HANDLES.get(func)
+        if handle is not None:
+            self.total += int(handle(args, kwargs, out[0] if isinstance(out, (tuple, list)) else out))
+        return out
+
+
+class FlopCountingModel(nn.Module):
+    """Wraps a model for evaluation: each output dict gains "gflops", the count of
+    `inference_gflops` (fvcore's trace of that image alone).
+
+    The count is taken by `EagerFlopCounter` while the model runs (a batch of one image: that
+    very run; of several: the batch as usual for the outputs, then each image alone, as counted),
+    which costs little, where tracing took ~4× the run itself. Every `check_every`-th batch,
+    the first included, is also traced with fvcore: where the two counts differ (an op the
+    eager counter cannot map, see its docstring), it says so and traces every batch from then on.
+    Meant for evaluation runs that report mean GFLOPs per image, not for latency.
+    """
+
+    def __init__(self, model: nn.Module, check_every: int = 50):
         super().__init__()
         self.model = model
+        self.check_every = check_every
+        self.batches = 0
+        self.eager_counts_match = True
 
     def forward(self, batched_inputs: List[Dict]) -> List[Dict]:
         if self.training:
             raise RuntimeError("FlopCountingModel counts inference: call .eval() first")
-        outputs = self.model(batched_inputs)
-        for out, gflops in zip(outputs, inference_gflops(self.model, batched_inputs)):
-            out["gflops"] = gflops
+        check = self.batches % self.check_every == 0
+        self.batches += 1
+        if not self.eager_counts_match:
+            outputs = self.model(batched_inputs)
+            gflops = inference_gflops(self.model, batched_inputs)
+        else:
+            outputs, gflops = self._run_counted(batched_inputs)
+            if check:
+                traced = inference_gflops(self.model, batched_inputs)
+                if traced != gflops:
+                    logger.warning(
+                        "GFLOPs counted as the model runs (%s) differ from fvcore's trace (%s): "
+                        "tracing every batch from now on (slower)", gflops, traced)
+                    self.eager_counts_match = False
+                    gflops = traced
+        for out, g in zip(outputs, gflops):
+            out["gflops"] = g
         return outputs
+
+    def _run_counted(self, batched_inputs):
+        with EagerFlopCounter() as counter:
+            outputs = self.model(batched_inputs)
+        if len(batched_inputs) == 1:
+            return outputs, [counter.total / 1e9]
+        gflops = []
+        for inp in batched_inputs:
+            with EagerFlopCounter() as counter:
+                self.model([inp])
+            gflops.append(counter.total / 1e9)
+        return outputs, gflops
