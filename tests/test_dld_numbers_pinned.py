@@ -133,9 +133,10 @@ def _matches(steps, spotted, want_steps, want_spotted):
 
 
 def _check(steps, spotted, *pinned):
-    """The run equals one of the `pinned` (steps, spotted) sets: one per family of CPU kernels
-    (AVX-512 and AVX2 machines sum in another order: the losses differ in the 7th digit, and an
-    untrained model's texts with them). A refactor must keep every set; a new family adds one."""
+    """The run equals one of the `pinned` (steps, spotted) sets, one per family of CPU kernels
+    measured (the earlier machines, and an AMD EPYC running AVX2 kernels, sum in another order:
+    the losses differ in the 7th digit, and an untrained model's texts with them). A refactor
+    must keep every set; a new family adds one."""
     failures = []
     for want_steps, want_spotted in pinned:
         try:
