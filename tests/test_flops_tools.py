@@ -443,3 +443,16 @@ def test_build_trained_model_raises_on_missing_weights(tmp_path):
     # An exception the caller can handle, not an exit from inside the library.
     with pytest.raises(FileNotFoundError, match="model 'a': weights .*missing.pth not found"):
         build_trained_model(QUICK, [], weights=str(tmp_path / "missing.pth"), name="a")
+
+
+@d2
+def test_flop_counting_benchmark_tool(env, tmp_path):
+    # Both ways of counting on the same images: equal counts, and the time of each.
+    out = _run(["tools/benchmark_flop_counting.py", "--config-file", QUICK, "--num-images", "2",
+                "--output", str(tmp_path / "counting.json"), "--md", str(tmp_path / "counting.md")], env)
+    (model,) = json.loads((tmp_path / "counting.json").read_text())["models"]
+    assert model["config_file"] == QUICK and model["dataset"] == TINY_TEST and model["num_images"] == 2
+    assert model["weights"].startswith("random (seed 0)") and model["eager_matches_trace"]
+    assert model["mean_gflops"] > 0 and model["mean_detections"] > 0
+    assert 0 < model["eager_s_per_image"] < model["traced_s_per_image"]
+    assert (tmp_path / "counting.md").read_text() in out
