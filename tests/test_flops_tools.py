@@ -408,7 +408,8 @@ def test_benchmark_names_missing_weights(tmp_path):
                            "--weights", f"a={tmp_path / 'missing.pth'}"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
-    assert f"model 'a': weights {tmp_path / 'missing.pth'} not found" in proc.stderr
+    assert (f"model 'a': weights {tmp_path / 'missing.pth'} not found (MODEL.WEIGHTS); "
+            "--weights a=PATH gives this model other weights") in proc.stderr
 
 
 @d2
@@ -447,9 +448,15 @@ def test_build_trained_model_raises_on_missing_weights(tmp_path):
 
 @d2
 def test_flop_counting_benchmark_tool(env, tmp_path):
-    # Both ways of counting on the same images: equal counts, and the time of each.
+    # Both ways of counting on the same images: equal counts, and the time of each; the config's
+    # weights are missing, and --random-weights says to time random ones instead.
+    missing = ["MODEL.WEIGHTS", str(tmp_path / "missing.pth")]
+    proc = subprocess.run([sys.executable, "tools/benchmark_flop_counting.py", "--config-file", QUICK,
+                           *missing], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "missing.pth not found (MODEL.WEIGHTS); --random-weights" in proc.stderr
     out = _run(["tools/benchmark_flop_counting.py", "--config-file", QUICK, "--num-images", "2",
-                "--output", str(tmp_path / "counting.json"), "--md", str(tmp_path / "counting.md")], env)
+                "--random-weights", "--output", str(tmp_path / "counting.json"),
+                "--md", str(tmp_path / "counting.md"), *missing], env)
     (model,) = json.loads((tmp_path / "counting.json").read_text())["models"]
     assert model["config_file"] == QUICK and model["dataset"] == TINY_TEST and model["num_images"] == 2
     assert model["weights"].startswith("random (seed 0)") and model["eager_matches_trace"]

@@ -121,7 +121,7 @@ def main(argv=None):
         try:
             cfg, model = build_trained_model(config, args.opts, weights.get(name), name)
         except FileNotFoundError as e:
-            sys.exit(str(e))
+            sys.exit(f"{e}; --weights {name}=PATH gives this model other weights")
         models.append({"name": name, "config_file": config, "cfg": cfg, "model": model})
 
     dataset = args.dataset or models[0]["cfg"].DATASETS.TEST[0]

@@ -3,10 +3,11 @@
 against counted by an fvcore trace of each image; writes benchmarks/flop_counting_speed.{json,md}.
 
     python tools/benchmark_flop_counting.py --config-file configs/synth/teacher_warm_cpu.yaml \\
-        --config-file configs/synth/distill_cpu.yaml --num-images 10 MODEL.WEIGHTS ""
+        --config-file configs/synth/distill_cpu.yaml --num-images 10 --random-weights
 
-Each config's model (its MODEL.WEIGHTS, or seed-0 random weights with `MODEL.WEIGHTS ""`: then
-MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.3 keeps some detections, so that the recognition branch runs)
+Each config's model (its MODEL.WEIGHTS, or seed-0 random weights with `--random-weights` or where
+MODEL.WEIGHTS is "": then MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.3 keeps some detections, so that
+the recognition branch runs)
 reads the first images of its test set, batch 1, through `FlopCountingModel` both ways, the two
 taking turns image by image; the counts must be equal (else it stops), the times are per image.
 """
@@ -27,13 +28,16 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", action="append", required=True, help="a model's config (repeat)")
     p.add_argument("--num-images", type=int, default=10, help="first N images of each test set")
+    p.add_argument("--random-weights", action="store_true",
+                   help="seed-0 random weights instead of each config's MODEL.WEIGHTS (the counting "
+                        "does the same work for any weights)")
     p.add_argument("--output", default=os.path.join(REPO, "benchmarks", "flop_counting_speed.json"))
     p.add_argument("--md", default=os.path.join(REPO, "benchmarks", "flop_counting_speed.md"))
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every model")
     return p.parse_args(argv)
 
 
-def measure(config_file, num_images, opts):
+def measure(config_file, num_images, opts, random_weights=False):
     from detectron2.data import build_detection_test_loader
     from detectron2.modeling import build_model
 
@@ -41,18 +45,18 @@ def measure(config_file, num_images, opts):
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
     from dld_d2.evaluation.flops import FlopCountingModel
 
-    random_weights = not trained_config(config_file, opts).MODEL.WEIGHTS
-    if random_weights:
+    if random_weights or not trained_config(config_file, opts).MODEL.WEIGHTS:
         # Counting costs the same work for any weights: random ones (said so in the results),
         # with a threshold that keeps some of their detections for the recognition branch.
-        cfg = trained_config(config_file, list(opts) + ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"])
+        cfg = trained_config(config_file, list(opts) + [
+            "MODEL.WEIGHTS", "", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"])
         torch.manual_seed(0)
         model = build_model(cfg).eval()
     else:
         try:
             cfg, model = build_trained_model(config_file, opts)
         except FileNotFoundError as e:
-            sys.exit(str(e))
+            sys.exit(f"{e}; --random-weights times the counting with seed-0 random weights instead")
     eager, traced = FlopCountingModel(model).eval(), FlopCountingModel(model).eval()
     traced.eager_counts_match = False  # the earlier path: run, then trace the image
     loader = build_detection_test_loader(cfg, cfg.DATASETS.TEST[0], mapper=TextSpottingDatasetMapper(cfg, False))
@@ -108,7 +112,7 @@ def main(argv=None):
     from dld_d2.environment import require_detectron2
 
     require_detectron2("tools/benchmark_flop_counting.py")
-    models = [measure(c, args.num_images, args.opts) for c in args.config_file]
+    models = [measure(c, args.num_images, args.opts, args.random_weights) for c in args.config_file]
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                    f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()} kernels)",

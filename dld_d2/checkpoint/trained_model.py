@@ -34,7 +34,7 @@ def build_trained_model(config_file: str, opts, weights: Optional[str] = None, n
     if path and "://" not in path and not os.path.isfile(path):
         who = f"model {name!r}" if name else config_file
         raise FileNotFoundError(
-            f"{who}: weights {path} not found (MODEL.WEIGHTS, or --weights NAME=PATH)"
+            f"{who}: weights {path} not found (MODEL.WEIGHTS)"
         )
     model = build_model(cfg)
     TextSpotterCheckpointer(model, require="complete").load(path)
