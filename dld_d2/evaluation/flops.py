@@ -211,9 +211,7 @@ _EAGER_HANDLES = {
     _aten.native_group_norm.default: lambda a, k, out: _norm(a[0], a[1]),
     _aten.native_layer_norm.default: lambda a, k, out: _norm(a[0], a[2]),
     _aten.upsample_nearest2d.default: lambda a, k, out: _numel(out),
-    _aten.upsample_nearest2d.vec: lambda a, k, out: _numel(out),
     _aten.upsample_bilinear2d.default: lambda a, k, out: 4 * _numel(out),
-    _aten.upsample_bilinear2d.vec: lambda a, k, out: 4 * _numel(out),
     _aten._adaptive_avg_pool2d.default: lambda a, k, out: _numel(a[0]),
     # nn.LSTM: one call per layer and direction on CPU (oneDNN), one for all of them with cuDNN.
     _aten.mkldnn_rnn_layer.default: lambda a, k, out: _rnn_steps_times_weights(a[0], a[1:3]),
