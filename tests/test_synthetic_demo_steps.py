@@ -267,6 +267,12 @@ def test_rows_from_an_earlier_run_of_the_same_teacher_are_carried_and_marked(tmp
                                    "curves": {"fixed curve": [{"mean_gflops": 2.0}]}}))
     rows, curves = demo.carried_rows(str(earlier), [here], [demo.FIXED])
     assert list(rows) == [demo.FIXED] and curves == {"fixed curve": [{"mean_gflops": 2.0}]}
+    # A row carried a second time keeps the run that distilled it and that run's teacher latency.
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps({"rows": [{**here, "latency_ms": 300.0}, rows[demo.FIXED]], "curves": curves}))
+    again, _ = demo.carried_rows(str(later), [here], [demo.FIXED])
+    assert again[demo.FIXED]["carried_from"] == str(earlier)
+    assert again[demo.FIXED]["teacher_latency_ms"] == 205.4
 
 
 def test_rows_from_another_teacher_are_refused(tmp_path):

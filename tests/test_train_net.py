@@ -139,13 +139,27 @@ def test_synthetic_demo_takes_rows_of_an_earlier_run_of_the_same_teacher(trained
     assert "carried_from" not in rows["fixed_0.7"] and rows["fixed_0.7"]["latency_ms"] > 0
     assert len(summary["curves"]["fixed-scale student at other test scales"]) == 1
     assert "| DLD, γ = 0.1 † |" in log and "† distilled in an earlier run" in log
+    # --full from the second run: only γ = 0.3 is trained; the fixed student comes with its curve,
+    # and the γ = 0.1 row still names the run that distilled and timed it.
+    third = tmp_path / "third"
+    _run(common + ["--output", str(third), "--full", "--rows-from", str(second / "summary.json")], env)
+    full = json.loads((third / "summary.json").read_text())
+    rows3 = {r["name"]: r for r in full["rows"]}
+    assert list(rows3) == ["teacher_dld_view", "teacher", "dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"]
+    assert rows3["dld_gamma0.1"] == carried
+    assert rows3["fixed_0.7"] == {**rows["fixed_0.7"], "carried_from": str(second / "summary.json"),
+                                  "teacher_latency_ms": rows["teacher_dld_view"]["latency_ms"]}
+    assert full["curves"] == summary["curves"]
+    assert sorted(p.name for p in third.iterdir() if p.is_dir()) == [
+        "demo", "dld_gamma0.3", "logs", "samples", "teacher_at_dld_view", "teacher_eval"]
+    assert "carried_from" not in rows3["dld_gamma0.3"] and rows3["dld_gamma0.3"]["latency_ms"] > 0
     # A teacher that reads otherwise (one number changed) is refused before anything is trained.
     earlier["rows"][0]["e2e_none_hmean"] += 1
     (first / "summary.json").write_text(json.dumps(earlier))
-    proc = subprocess.run([sys.executable] + common + ["--output", str(tmp_path / "third"), "--rows-from",
+    proc = subprocess.run([sys.executable] + common + ["--output", str(tmp_path / "fourth"), "--rows-from",
                           str(first / "summary.json")], cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode != 0 and "distilled from another teacher" in proc.stderr
-    assert not (tmp_path / "third" / "dld_gamma0.1").exists()
+    assert not (tmp_path / "fourth" / "dld_gamma0.1").exists()
 
 
 def test_reader_warmup_on_word_sheets_then_joint_training(env, tmp_path):

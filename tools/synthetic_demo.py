@@ -210,7 +210,8 @@ def carried_rows(path, teacher_rows, names):
     distilled the same teacher: each of `teacher_rows` (this run's teacher rows) must have a row
     of the same name in `path` with equal `TEACHER_IDENTITY` numbers, else SystemExit. A carried
     row keeps its latency with the latency of its own teacher (`teacher_latency_ms`): the ratio
-    of two timings is meaningful on one machine only.
+    of two timings is meaningful on one machine only. A row carried again keeps both from the run
+    that distilled it.
     """
     try:
         with open(path) as f:
@@ -232,8 +233,9 @@ def carried_rows(path, teacher_rows, names):
     teacher = earlier["rows"][0]
     for name in names:
         if name in by_name:
-            rows[name] = {**by_name[name], "carried_from": shown_path(path),
-                          "teacher_latency_ms": teacher.get("latency_ms")}
+            # A row the earlier run carried itself keeps where it was distilled and timed.
+            rows[name] = {"carried_from": shown_path(path),
+                          "teacher_latency_ms": teacher.get("latency_ms"), **by_name[name]}
     return rows, (earlier.get("curves", {}) if FIXED in rows else {})
 
 
