@@ -66,6 +66,39 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
         run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", [])
 
 
+def test_resume_goes_on_from_the_last_checkpoint_of_a_stopped_step(tmp_path):
+    # A run stopped in the middle of a step (a session's end): finished steps are reused, the
+    # stopped one continues from its last checkpoint, and a step never started trains afresh.
+    demo = _demo_module()
+    args = demo.parse_args(["--output", str(tmp_path), "--full", "--resume"])
+    assert args.reuse_trained
+    run = demo.Pipeline(args, "test")
+    done, stopped, fresh = (tmp_path / n for n in ("dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"))
+    for folder in (done, stopped):
+        folder.mkdir()
+        (folder / "metrics.json").write_text('{"iteration": 499}\n')
+        (folder / "last_checkpoint").write_text("model_0000499.pth")
+    (done / "model_final.pth").write_text("trained weights")
+    (done / "config.yaml").write_text("MODEL:\n  META_ARCHITECTURE: DLDSpotter\n")
+    commands = []
+    run.step = lambda name, cmd: commands.append((name, cmd))
+    for name in ("dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"):
+        run.train(name, "configs/synth/distill_cpu.yaml", [])
+    assert [(name, cmd[:4]) for name, cmd in commands] == [
+        ("dld_gamma0.1", ["train_net.py", "--config-file", str(done / "config.yaml"), "--eval-only"]),
+        ("dld_gamma0.3", ["train_net.py", "--config-file", "configs/synth/distill_cpu.yaml", "--resume"]),
+        ("fixed_0.7", ["train_net.py", "--config-file", "configs/synth/distill_cpu.yaml", "OUTPUT_DIR"]),
+    ]
+    assert (stopped / "metrics.json").exists()  # the resumed run's curve goes on in it
+    assert run.reused == ["dld_gamma0.1"] and run.resumed == ["dld_gamma0.3"]
+    summary = {"test_set": "t", "minutes": {"dld_gamma0.3": 2.0}, "reused": run.reused,
+               "resumed": run.resumed, "curves": {},
+               "rows": [{"what": "teacher", "e2e_none_hmean": 50.0, "det_hmean": 90.0,
+                         "mean_gflops": 6.0, "mean_input_short_side": 448}]}
+    assert demo.summary_markdown(summary)[-1].startswith("Resumed from the last checkpoint")
+    assert demo.summary_markdown(summary)[-1].endswith(": dld_gamma0.3.")
+
+
 def test_a_teacher_trained_from_the_warmup_is_reevaluated_with_its_own_weights(tmp_path):
     # Training starts from the warm-up's weights; --reuse-trained must evaluate the teacher's
     # own checkpoint, not the warm-up's (a MODEL.WEIGHTS override after it would win).

@@ -8,6 +8,7 @@
                                                                     # the one-stage teacher
     python tools/synthetic_demo.py --teacher-only                   # teacher, its evaluation, demo
     python tools/synthetic_demo.py --reuse-trained                  # evaluate trained models again
+    python tools/synthetic_demo.py --full --resume                  # go on where a run stopped
     python tools/synthetic_demo.py --full --rows-from benchmarks/synthetic_dld/summary.json
                                     # rows of an earlier run of the same teacher instead of training
 
@@ -69,6 +70,10 @@ def parse_args(argv=None):
     p.add_argument("--reuse-trained", action="store_true",
                    help="evaluate a training step's model_final.pth where OUTPUT holds one instead "
                         "of training again (after a change to evaluation only; the table marks it)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with a run that stopped: as --reuse-trained for the finished steps, "
+                        "and a training step that has checkpoints but no model_final.pth continues "
+                        "from its last one (train_net.py --resume; the table marks it)")
     p.add_argument("--num-demo", type=int, default=4, help="test images to run the demo on")
     p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
     p.add_argument("--curve-scales", type=float, nargs="*", default=None,
@@ -86,6 +91,8 @@ def parse_args(argv=None):
         if given and args.teacher_only:
             p.error(f"{option} and --teacher-only contradict each other: {option} is about "
                     "distilled models")
+    # Finished steps of the stopped run are not trained again.
+    args.reuse_trained = args.reuse_trained or args.resume
     if args.full and args.distilled:
         p.error("--full and --distilled contradict each other: --full is --distilled with every row")
     if args.distilled is None:
@@ -157,6 +164,7 @@ class Pipeline:
         os.makedirs(self.logs, exist_ok=True)
         self.minutes = {}
         self.reused = []
+        self.resumed = []
 
     def step(self, name, cmd):
         t0 = time.time()
@@ -180,13 +188,19 @@ class Pipeline:
             self.evaluate(name, config, final, opts)
             self.reused.append(name)
             return folder
-        # Detectron2 appends to metrics.json: a rerun in the same folder would mix two runs' curves.
-        stale = os.path.join(folder, "metrics.json")
-        if os.path.exists(stale):
-            os.remove(stale)
+        # An interrupted run continues from its last checkpoint, appending to its metrics.json.
+        resume = getattr(self.args, "resume", False) and os.path.isfile(
+            os.path.join(folder, "last_checkpoint"))
+        if resume:
+            self.resumed.append(name)
+        else:
+            # Detectron2 appends to metrics.json: a rerun in the same folder would mix two runs' curves.
+            stale = os.path.join(folder, "metrics.json")
+            if os.path.exists(stale):
+                os.remove(stale)
         start = ["MODEL.WEIGHTS", init_weights] if init_weights else []
-        self.step(name, ["train_net.py", "--config-file", config, "OUTPUT_DIR", folder]
-                  + self.args.opts + opts + start)
+        self.step(name, ["train_net.py", "--config-file", config] + (["--resume"] if resume else [])
+                  + ["OUTPUT_DIR", folder] + self.args.opts + opts + start)
         return folder
 
     def evaluate(self, name, config, weights, opts):
@@ -210,8 +224,7 @@ def carried_rows(path, teacher_rows, names):
     distilled the same teacher: each of `teacher_rows` (this run's teacher rows) must have a row
     of the same name in `path` with equal `TEACHER_IDENTITY` numbers, else SystemExit. A carried
     row keeps its latency with the latency of its own teacher (`teacher_latency_ms`): the ratio
-    of two timings is meaningful on one machine only. A row carried again keeps both from the run
-    that distilled it.
+    of two timings is meaningful on one machine only.
     """
     try:
         with open(path) as f:
@@ -348,7 +361,7 @@ def main(argv=None):
     rows = [r if "carried_from" in r else
             {**r, "config": shown_path(r["config"]), "weights": shown_path(r["weights"])} for r in rows]
     summary = {"test_set": test_set, "teacher_trained": not args.teacher_weights,
-               "minutes": run.minutes, "reused": run.reused, "rows": rows, "curves": curves}
+               "minutes": run.minutes, "reused": run.reused, "resumed": run.resumed, "rows": rows, "curves": curves}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     lines = summary_markdown(summary)
@@ -417,6 +430,10 @@ def summary_markdown(summary):
     if summary.get("reused"):
         lines += ["", "Not retrained (`--reuse-trained`; their minutes are evaluation only): "
                   + ", ".join(summary["reused"]) + "."]
+    if summary.get("resumed"):
+        lines += ["", "Resumed from the last checkpoint of a stopped run (`--resume`; their minutes "
+                  "are those after the restart, and a resumed seeded run need not equal an "
+                  "uninterrupted one: the data order starts again): " + ", ".join(summary["resumed"]) + "."]
     return lines
 
 
