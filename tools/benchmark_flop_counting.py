@@ -45,11 +45,13 @@ def measure(config_file, num_images, opts, random_weights=False):
     from dld_d2.data.dataset_mapper import TextSpottingDatasetMapper
     from dld_d2.evaluation.flops import FlopCountingModel
 
-    if random_weights or not trained_config(config_file, opts).MODEL.WEIGHTS:
+    cfg = trained_config(config_file, opts)
+    if random_weights or not cfg.MODEL.WEIGHTS:
         # Counting costs the same work for any weights: random ones (said so in the results),
         # with a threshold that keeps some of their detections for the recognition branch.
-        cfg = trained_config(config_file, list(opts) + [
-            "MODEL.WEIGHTS", "", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"])
+        cfg.defrost()
+        cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"])
+        cfg.freeze()
         torch.manual_seed(0)
         model = build_model(cfg).eval()
     else:
