@@ -1,5 +1,4 @@
 """tools/synthetic_demo.py's pipeline steps, without running them."""
-import argparse
 import json
 import os
 
@@ -11,11 +10,19 @@ def _demo_module():
     return load_script("tools/synthetic_demo.py")
 
 
+def _trained(demo, folder, config, opts, final=True):
+    """`folder` as a training step left it: the config.yaml Detectron2 writes (`config` with
+    `opts`) and, if `final`, a model_final.pth."""
+    folder.mkdir(exist_ok=True)
+    (folder / "config.yaml").write_text(demo._load_cfg(config, opts + ["OUTPUT_DIR", str(folder)]).dump())
+    if final:
+        (folder / "model_final.pth").write_text("trained weights")
+
+
 def test_training_step_starts_a_fresh_metrics_file(tmp_path):
     # Detectron2 appends to OUTPUT_DIR/metrics.json: a rerun must not mix in the older curves.
     demo = _demo_module()
-    run = demo.Pipeline(argparse.Namespace(output=str(tmp_path), opts=["SOLVER.MAX_ITER", "2"],
-                                           reuse_trained=False), "test")
+    run = demo.Pipeline("test", str(tmp_path), ["SOLVER.MAX_ITER", "2"])
     folder = tmp_path / "dld_gamma0.1"
     folder.mkdir()
     (folder / "metrics.json").write_text('{"iteration": 499}\n')
@@ -30,19 +37,19 @@ def test_training_step_starts_a_fresh_metrics_file(tmp_path):
         "SOLVER.MAX_ITER", "2", "MODEL.DLD.PENALTY_WEIGHT", "0.1"])]
 
 
+@pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config
 def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
     demo = _demo_module()
     args = demo.parse_args(["--output", str(tmp_path), "--reuse-trained", "MODEL.DEVICE", "cpu"])
     assert args.reuse_trained and args.opts == ["MODEL.DEVICE", "cpu"]
-    run = demo.Pipeline(args, "test")
+    run = demo.pipeline(args, "test")
+    assert run.reuse and not run.resume
     done, fresh = tmp_path / "dld_gamma0.1", tmp_path / "fixed_0.7"
-    done.mkdir()
-    (done / "model_final.pth").write_text("trained weights")
-    (done / "config.yaml").write_text("MODEL:\n  META_ARCHITECTURE: DLDSpotter\n")  # Detectron2's
+    opts = ["MODEL.DLD.PENALTY_WEIGHT", "0.1"]
+    _trained(demo, done, "configs/synth/distill_cpu.yaml", ["MODEL.DEVICE", "cpu"] + opts)
     (done / "metrics.json").write_text('{"iteration": 999}\n')
     commands = []
     run.step = lambda name, cmd: commands.append((name, cmd))
-    opts = ["MODEL.DLD.PENALTY_WEIGHT", "0.1"]
     assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
     assert run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", []) == str(fresh)
     assert commands == [
@@ -62,24 +69,31 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
     # A checkpoint without the run's config.yaml cannot be rebuilt: say so, do not guess.
     (fresh / "model_final.pth").parent.mkdir()
     (fresh / "model_final.pth").write_text("weights from elsewhere")
-    with pytest.raises(SystemExit, match="no .*config.yaml beside it"):
+    with pytest.raises(SystemExit, match="--reuse-trained: .*fixed_0.7 has no config.yaml"):
         run.train("fixed_0.7", "configs/synth/distill_cpu.yaml", [])
+    # A step trained with other options is not taken for this run's: the keys are named.
+    with pytest.raises(SystemExit, match=r"--reuse-trained: .*dld_gamma0.1 was trained with other "
+                                         r"options than this run's: MODEL.DLD.PENALTY_WEIGHT "
+                                         r"\(0.1 there, 0.3 here\)\. Run with"):
+        run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", ["MODEL.DLD.PENALTY_WEIGHT", "0.3"])
+    # Evaluation settings (TEST keys) may differ: they are not part of what was trained.
+    run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts + ["TEST.TEXT.IOU_THRESH", "0.6"])
+    assert commands[-1][1][:4] == ["train_net.py", "--config-file", str(done / "config.yaml"), "--eval-only"]
 
 
+@pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config
 def test_resume_goes_on_from_the_last_checkpoint_of_a_stopped_step(tmp_path):
     # A run stopped in the middle of a step (a session's end): finished steps are reused, the
     # stopped one continues from its last checkpoint, and a step never started trains afresh.
     demo = _demo_module()
     args = demo.parse_args(["--output", str(tmp_path), "--full", "--resume"])
-    assert args.reuse_trained
-    run = demo.Pipeline(args, "test")
+    run = demo.pipeline(args, "test")
+    assert run.reuse and run.resume  # the finished steps are reused
     done, stopped, fresh = (tmp_path / n for n in ("dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"))
     for folder in (done, stopped):
-        folder.mkdir()
+        _trained(demo, folder, "configs/synth/distill_cpu.yaml", [], final=folder == done)
         (folder / "metrics.json").write_text('{"iteration": 499}\n')
         (folder / "last_checkpoint").write_text("model_0000499.pth")
-    (done / "model_final.pth").write_text("trained weights")
-    (done / "config.yaml").write_text("MODEL:\n  META_ARCHITECTURE: DLDSpotter\n")
     commands = []
     run.step = lambda name, cmd: commands.append((name, cmd))
     for name in ("dld_gamma0.1", "dld_gamma0.3", "fixed_0.7"):
@@ -97,30 +111,38 @@ def test_resume_goes_on_from_the_last_checkpoint_of_a_stopped_step(tmp_path):
                          "mean_gflops": 6.0, "mean_input_short_side": 448}]}
     assert demo.summary_markdown(summary)[-1].startswith("Resumed from the last checkpoint")
     assert demo.summary_markdown(summary)[-1].endswith(": dld_gamma0.3.")
+    # Resuming with other options would mix two trainings in one model: refused, keys named.
+    with pytest.raises(SystemExit, match=r"--resume: .*dld_gamma0.3 was trained with other options "
+                                         r"than this run's: SOLVER.BASE_LR \(0.0001 there, 0.001 here\)"):
+        run.train("dld_gamma0.3", "configs/synth/distill_cpu.yaml", ["SOLVER.BASE_LR", "0.001"])
+    (stopped / "config.yaml").unlink()
+    with pytest.raises(SystemExit, match="--resume: .*dld_gamma0.3 has no config.yaml"):
+        run.train("dld_gamma0.3", "configs/synth/distill_cpu.yaml", [])
 
 
+@pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config
 def test_a_teacher_trained_from_the_warmup_is_reevaluated_with_its_own_weights(tmp_path):
     # Training starts from the warm-up's weights; --reuse-trained must evaluate the teacher's
     # own checkpoint, not the warm-up's (a MODEL.WEIGHTS override after it would win).
     demo = _demo_module()
     args = demo.parse_args(["--output", str(tmp_path), "MODEL.WEIGHTS", "elsewhere.pth"])
-    run = demo.Pipeline(args, "test")
+    run = demo.pipeline(args, "test")
     commands = []
     run.step = lambda name, cmd: commands.append((name, cmd))
     warm = str(tmp_path / "reader_warmup" / "model_final.pth")
     run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"], init_weights=warm)
     assert commands[-1][1][-2:] == ["MODEL.WEIGHTS", warm]
     done = tmp_path / "teacher"
-    done.mkdir()
-    (done / "model_final.pth").write_text("trained weights")
-    (done / "config.yaml").write_text("MODEL:\n  META_ARCHITECTURE: TextSpotter\n")
-    run.args.reuse_trained = True
+    _trained(demo, done, args.config_file, ["MODEL.WEIGHTS", "elsewhere.pth", "TEST.TEXT.COUNT_FLOPS",
+                                            "True", "MODEL.WEIGHTS", warm])
+    run.reuse = True
     run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"], init_weights=warm)
     cmd = commands[-1][1]
     assert "--eval-only" in cmd and warm not in cmd
     assert cmd[-2:] == ["MODEL.WEIGHTS", str(done / "model_final.pth")]
 
 
+@pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config
 def test_a_reused_reader_warmup_is_not_evaluated(tmp_path):
     # The warm-up trains the reader alone: its detector is untrained, so evaluating it again
     # under --reuse-trained would only cost minutes. It is reused as it is, and said so.
@@ -128,10 +150,9 @@ def test_a_reused_reader_warmup_is_not_evaluated(tmp_path):
     args = demo.parse_args(["--output", str(tmp_path), "--reuse-trained"])
     assert args.config_file == "configs/synth/teacher_warm_cpu.yaml"
     assert args.warmup_config == "configs/synth/reader_warmup_cpu.yaml"
-    run = demo.Pipeline(args, "test")
+    run = demo.pipeline(args, "test")
     done = tmp_path / "reader_warmup"
-    done.mkdir()
-    (done / "model_final.pth").write_text("trained weights")
+    _trained(demo, done, args.warmup_config, [])
     commands = []
     run.step = lambda name, cmd: commands.append((name, cmd))
     assert run.train("reader_warmup", args.warmup_config, [], evaluated=False) == str(done)
@@ -147,7 +168,7 @@ def test_the_teacher_starts_from_the_warmup_unless_there_is_none(tmp_path):
     demo = _demo_module()
     for argv, expected in (([], ["reader_warmup", "teacher"]), (["--warmup-config", ""], ["teacher"])):
         args = demo.parse_args(["--output", str(tmp_path)] + argv)
-        run = demo.Pipeline(args, "test")
+        run = demo.pipeline(args, "test")
         commands = []
         run.step = lambda name, cmd: commands.append((name, cmd))
         assert demo.train_teacher(run, args) == str(tmp_path / "teacher")

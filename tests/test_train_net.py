@@ -162,6 +162,32 @@ def test_synthetic_demo_takes_rows_of_an_earlier_run_of_the_same_teacher(trained
     assert not (tmp_path / "fourth" / "dld_gamma0.1").exists()
 
 
+def test_synthetic_demo_resumes_a_step_stopped_after_a_checkpoint(trained, env, tmp_path):
+    """--resume: a run stopped in the middle of a training step (a session's end) goes on from
+    that step's last checkpoint; the table says so."""
+    out, _ = trained
+    common = ["tools/synthetic_demo.py", "--config-file", QUICK, "--distill-config", DLD_QUICK,
+              "--teacher-weights", str(out / "model_final.pth"), "--num-demo", "1", "--num-latency", "1",
+              "--output", str(tmp_path)]
+    _run(common + ["SOLVER.CHECKPOINT_PERIOD", "1"], env)
+    step = tmp_path / "dld_gamma0.1"
+    assert (step / "model_0000001.pth").is_file()
+    # Stopped after its second checkpoint: no final weights, the last checkpoint that one.
+    (step / "model_final.pth").unlink()
+    (step / "last_checkpoint").write_text("model_0000001.pth")
+    metrics = (step / "metrics.json").read_text()
+    log = _run(common + ["--resume", "SOLVER.CHECKPOINT_PERIOD", "1"], env)
+    assert "Starting training from iteration 2" in (tmp_path / "logs" / "dld_gamma0.1.log").read_text()
+    assert (step / "model_final.pth").is_file()
+    resumed = (step / "metrics.json").read_text()
+    assert resumed.startswith(metrics) and len(resumed) > len(metrics)  # the curve goes on in it
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["resumed"] == ["dld_gamma0.1"] and summary["reused"] == []
+    assert [r["name"] for r in summary["rows"]] == ["teacher_dld_view", "teacher", "dld_gamma0.1"]
+    assert "Resumed from the last checkpoint" in log
+    assert "dld_gamma0.1." in (tmp_path / "summary.md").read_text().split("Resumed from")[1]
+
+
 def test_reader_warmup_on_word_sheets_then_joint_training(env, tmp_path):
     """The two-stage synthetic teacher's chain (reader_warmup_cpu.yaml → teacher_warm_cpu.yaml)
     on the tiny split: the warm-up trains the reader alone, joint training starts from it."""

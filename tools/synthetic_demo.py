@@ -73,7 +73,8 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="go on with a run that stopped: as --reuse-trained for the finished steps, "
                         "and a training step that has checkpoints but no model_final.pth continues "
-                        "from its last one (train_net.py --resume; the table marks it)")
+                        "from its last one (train_net.py --resume; the table marks it). Both "
+                        "refuse a step folder trained with other options than this run's")
     p.add_argument("--num-demo", type=int, default=4, help="test images to run the demo on")
     p.add_argument("--num-latency", type=int, default=20, help="test images timed for latency")
     p.add_argument("--curve-scales", type=float, nargs="*", default=None,
@@ -91,8 +92,6 @@ def parse_args(argv=None):
         if given and args.teacher_only:
             p.error(f"{option} and --teacher-only contradict each other: {option} is about "
                     "distilled models")
-    # Finished steps of the stopped run are not trained again.
-    args.reuse_trained = args.reuse_trained or args.resume
     if args.full and args.distilled:
         p.error("--full and --distilled contradict each other: --full is --distilled with every row")
     if args.distilled is None:
@@ -155,11 +154,44 @@ def by_text_size(predictions, dataset_dicts, iou_threshold=0.5):
     return out
 
 
+def _flat(node, prefix=""):
+    """{"A.B.C": value} of a config, sequences as tuples (a dumped config.yaml reads nested
+    tuples back as lists)."""
+    def plain(v):
+        return tuple(plain(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+    flat = {}
+    for k, v in node.items():
+        if isinstance(v, dict):
+            flat.update(_flat(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = plain(v)
+    return flat
+
+
+def trained_with_other_options(folder, config, opts):
+    """The training keys on which the run in `folder` (its config.yaml, written by Detectron2)
+    differs from `config` with `opts`, as "KEY (there, here)"; TEST keys and OUTPUT_DIR aside."""
+    ran, now = _flat(_load_cfg(os.path.join(folder, "config.yaml"), [])), _flat(_load_cfg(config, opts))
+    return [f"{k} ({ran.get(k)!r} there, {now.get(k)!r} here)" for k in sorted(ran.keys() | now.keys())
+            if ran.get(k) != now.get(k) and not k.startswith("TEST.") and k != "OUTPUT_DIR"]
+
+
+def pipeline(args, test_set):
+    """The Pipeline of parsed command-line `args`."""
+    return Pipeline(test_set, args.output, args.opts, reuse=args.reuse_trained, resume=args.resume)
+
+
 class Pipeline:
-    def __init__(self, args, test_set):
-        self.args = args
+    """The steps of one run into `output`. `reuse`: a training step whose folder holds a
+    model_final.pth is evaluated instead of trained (--reuse-trained, and --resume's finished
+    steps); `resume`: one with checkpoints but no model_final.pth goes on from its last one."""
+
+    def __init__(self, test_set, output, opts, reuse=False, resume=False):
         self.test_set = test_set
-        self.out = os.path.abspath(args.output)
+        self.opts = list(opts)
+        self.reuse, self.resume = reuse or resume, resume
+        self.out = os.path.abspath(output)
         self.logs = os.path.join(self.out, "logs")
         os.makedirs(self.logs, exist_ok=True)
         self.minutes = {}
@@ -176,21 +208,27 @@ class Pipeline:
         ends with its evaluation)."""
         folder = os.path.join(self.out, name)
         final = os.path.join(folder, "model_final.pth")
-        if self.args.reuse_trained and os.path.isfile(final) and not evaluated:
-            self.reused.append(name)
-            return folder
-        if self.args.reuse_trained and os.path.isfile(final):
-            # The run's own config.yaml (written by Detectron2) rebuilds the trained model.
-            config = os.path.join(folder, "config.yaml")
-            if not os.path.isfile(config):
-                raise SystemExit(f"--reuse-trained: {final} has no {config} beside it (Detectron2 "
-                                 "writes one per run); remove the folder to train this step again")
-            self.evaluate(name, config, final, opts)
-            self.reused.append(name)
-            return folder
+        start = ["MODEL.WEIGHTS", init_weights] if init_weights else []
+        reuse = self.reuse and os.path.isfile(final)
         # An interrupted run continues from its last checkpoint, appending to its metrics.json.
-        resume = getattr(self.args, "resume", False) and os.path.isfile(
-            os.path.join(folder, "last_checkpoint"))
+        resume = not reuse and self.resume and os.path.isfile(os.path.join(folder, "last_checkpoint"))
+        if reuse or resume:
+            # The run's own config.yaml (written by Detectron2) rebuilds the trained model.
+            option = "--reuse-trained" if reuse else "--resume"
+            if not os.path.isfile(os.path.join(folder, "config.yaml")):
+                raise SystemExit(f"{option}: {folder} has no config.yaml (Detectron2 writes one per "
+                                 "run); remove the folder to train this step again")
+            # A step trained with other options than this run's would mix two runs in one row.
+            differ = trained_with_other_options(folder, config, self.opts + opts + start)
+            if differ:
+                raise SystemExit(f"{option}: {folder} was trained with other options than this "
+                                 "run's: " + "; ".join(differ) + ". Run with the options it was "
+                                 "trained with, or remove the folder to train this step again")
+        if reuse:
+            if evaluated:
+                self.evaluate(name, os.path.join(folder, "config.yaml"), final, opts)
+            self.reused.append(name)
+            return folder
         if resume:
             self.resumed.append(name)
         else:
@@ -198,16 +236,15 @@ class Pipeline:
             stale = os.path.join(folder, "metrics.json")
             if os.path.exists(stale):
                 os.remove(stale)
-        start = ["MODEL.WEIGHTS", init_weights] if init_weights else []
         self.step(name, ["train_net.py", "--config-file", config] + (["--resume"] if resume else [])
-                  + ["OUTPUT_DIR", folder] + self.args.opts + opts + start)
+                  + ["OUTPUT_DIR", folder] + self.opts + opts + start)
         return folder
 
     def evaluate(self, name, config, weights, opts):
         folder = os.path.join(self.out, name)
         # The weights last: no override can make it evaluate other weights than `weights`.
         self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "OUTPUT_DIR", folder,
-                         "TEST.TEXT.COUNT_FLOPS", "True"] + self.args.opts + opts
+                         "TEST.TEXT.COUNT_FLOPS", "True"] + self.opts + opts
                   + ["MODEL.WEIGHTS", weights])
         return folder
 
@@ -281,7 +318,7 @@ def main(argv=None):
     cfg = _load_cfg(args.config_file, args.opts)
     test_set = cfg.DATASETS.TEST[0]
     test_short = cfg.INPUT.MIN_SIZE_TEST
-    run = Pipeline(args, test_set)
+    run = pipeline(args, test_set)
     out = run.out
 
     run.step("samples", ["tools/visualize_data.py", "--source", "annotation", "--config-file",
