@@ -79,6 +79,18 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
     # Evaluation settings (TEST keys) may differ: they are not part of what was trained.
     run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts + ["TEST.TEXT.IOU_THRESH", "0.6"])
     assert commands[-1][1][:4] == ["train_net.py", "--config-file", str(done / "config.yaml"), "--eval-only"]
+    # A run trained by hand names its teacher relative to the repository, the demo absolutely:
+    # one file, so the run is reused; another file is another option.
+    by_hand, teacher = tmp_path / "dld_gamma0.3", "output/demo/teacher/model_final.pth"
+    _trained(demo, by_hand, "configs/synth/distill_cpu.yaml",
+             ["MODEL.DEVICE", "cpu", "MODEL.DLD.TEACHER_WEIGHTS", teacher])
+    run.train("dld_gamma0.3", "configs/synth/distill_cpu.yaml",
+              ["MODEL.DLD.TEACHER_WEIGHTS", os.path.join(demo.REPO, teacher)])
+    assert commands[-1][1][:4] == ["train_net.py", "--config-file", str(by_hand / "config.yaml"), "--eval-only"]
+    with pytest.raises(SystemExit, match=r"MODEL.DLD.TEACHER_WEIGHTS \('output/demo/teacher/model_final.pth' "
+                                         r"there, '/elsewhere/model_final.pth' here\)\. Run with"):
+        run.train("dld_gamma0.3", "configs/synth/distill_cpu.yaml",
+                  ["MODEL.DLD.TEACHER_WEIGHTS", "/elsewhere/model_final.pth"])
 
 
 @pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config

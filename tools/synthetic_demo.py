@@ -169,12 +169,22 @@ def _flat(node, prefix=""):
     return flat
 
 
+def _same(a, b):
+    """Equal config values; two paths to one file (relative to the repository, where every step
+    runs, or absolute) are equal, so a run trained by hand with relative paths can be reused."""
+    if a == b:
+        return True
+    if isinstance(a, str) and isinstance(b, str) and a and b:
+        return os.path.realpath(os.path.join(REPO, a)) == os.path.realpath(os.path.join(REPO, b))
+    return False
+
+
 def trained_with_other_options(folder, config, opts):
     """The training keys on which the run in `folder` (its config.yaml, written by Detectron2)
     differs from `config` with `opts`, as "KEY (there, here)"; TEST keys and OUTPUT_DIR aside."""
     ran, now = _flat(_load_cfg(os.path.join(folder, "config.yaml"), [])), _flat(_load_cfg(config, opts))
     return [f"{k} ({ran.get(k)!r} there, {now.get(k)!r} here)" for k in sorted(ran.keys() | now.keys())
-            if ran.get(k) != now.get(k) and not k.startswith("TEST.") and k != "OUTPUT_DIR"]
+            if not _same(ran.get(k), now.get(k)) and not k.startswith("TEST.") and k != "OUTPUT_DIR"]
 
 
 def pipeline(args, test_set):
