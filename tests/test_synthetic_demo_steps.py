@@ -125,7 +125,7 @@ def test_resume_goes_on_from_the_last_checkpoint_of_a_stopped_step(tmp_path):
     assert demo.summary_markdown(summary)[-1].endswith(": dld_gamma0.3.")
     # Resuming with other options would mix two trainings in one model: refused, keys named.
     with pytest.raises(SystemExit, match=r"--resume: .*dld_gamma0.3 was trained with other options "
-                                         r"than this run's: SOLVER.BASE_LR \(0.0001 there, 0.001 here\)"):
+                                         r"than this run's: SOLVER.BASE_LR \(0.0003 there, 0.001 here\)"):
         run.train("dld_gamma0.3", "configs/synth/distill_cpu.yaml", ["SOLVER.BASE_LR", "0.001"])
     (stopped / "config.yaml").unlink()
     with pytest.raises(SystemExit, match="--resume: .*dld_gamma0.3 has no config.yaml"):
