@@ -151,6 +151,7 @@ def test_a_teacher_trained_from_the_warmup_is_reevaluated_with_its_own_weights(t
     run.train("teacher", args.config_file, ["TEST.TEXT.COUNT_FLOPS", "True"], init_weights=warm)
     cmd = commands[-1][1]
     assert "--eval-only" in cmd and warm not in cmd
+    assert cmd.count("TEST.TEXT.COUNT_FLOPS") == 1  # the teacher's own option, not a second copy
     assert cmd[-2:] == ["MODEL.WEIGHTS", str(done / "model_final.pth")]
 
 

@@ -252,10 +252,11 @@ class Pipeline:
 
     def evaluate(self, name, config, weights, opts):
         folder = os.path.join(self.out, name)
+        # GFLOPs are counted unless a step's options already say whether (the teacher's do).
+        flops = [] if "TEST.TEXT.COUNT_FLOPS" in (self.opts + opts)[::2] else ["TEST.TEXT.COUNT_FLOPS", "True"]
         # The weights last: no override can make it evaluate other weights than `weights`.
-        self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "OUTPUT_DIR", folder,
-                         "TEST.TEXT.COUNT_FLOPS", "True"] + self.opts + opts
-                  + ["MODEL.WEIGHTS", weights])
+        self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "OUTPUT_DIR", folder]
+                  + flops + self.opts + opts + ["MODEL.WEIGHTS", weights])
         return folder
 
 
