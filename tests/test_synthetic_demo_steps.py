@@ -60,6 +60,21 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
                        "OUTPUT_DIR", str(fresh), "MODEL.DEVICE", "cpu"]),
     ]
     assert (done / "metrics.json").exists()  # the training curves of the reused run stay
+    # The evaluation (Detectron2) writes its own config.yaml; the training run's record stays,
+    # so the step is reused again by a second --reuse-trained.
+    record = (done / "config.yaml").read_text()
+
+    def evaluation_writes_config(name, cmd):
+        commands.append((name, cmd))
+        (done / "config.yaml").write_text(demo._load_cfg("configs/synth/distill_cpu.yaml", cmd[4:]).dump())
+
+    run.step = evaluation_writes_config
+    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
+    assert (done / "config.yaml").read_text() == record
+    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
+    assert run.reused == ["dld_gamma0.1"] * 3
+    del run.reused[1:]
+    run.step = lambda name, cmd: commands.append((name, cmd))
     assert run.reused == ["dld_gamma0.1"]
     summary = {"test_set": "t", "minutes": {"dld_gamma0.1": 2.0}, "reused": run.reused,
                "rows": [{"what": "teacher", "e2e_none_hmean": 50.0, "det_hmean": 90.0,

@@ -254,9 +254,18 @@ class Pipeline:
         folder = os.path.join(self.out, name)
         # GFLOPs are counted unless a step's options already say whether (the teacher's do).
         flops = [] if "TEST.TEXT.COUNT_FLOPS" in (self.opts + opts)[::2] else ["TEST.TEXT.COUNT_FLOPS", "True"]
-        # The weights last: no override can make it evaluate other weights than `weights`.
-        self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "OUTPUT_DIR", folder]
-                  + flops + self.opts + opts + ["MODEL.WEIGHTS", weights])
+        # Detectron2 writes the evaluation's config over the training run's config.yaml, which
+        # records what was trained (a later --reuse-trained checks it): put it back after.
+        trained = os.path.join(folder, "config.yaml")
+        record = open(trained).read() if os.path.isfile(trained) else None
+        try:
+            # The weights last: no override can make it evaluate other weights than `weights`.
+            self.step(name, ["train_net.py", "--config-file", config, "--eval-only", "OUTPUT_DIR", folder]
+                      + flops + self.opts + opts + ["MODEL.WEIGHTS", weights])
+        finally:
+            if record is not None:
+                with open(trained, "w") as f:
+                    f.write(record)
         return folder
 
 
