@@ -60,21 +60,6 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
                        "OUTPUT_DIR", str(fresh), "MODEL.DEVICE", "cpu"]),
     ]
     assert (done / "metrics.json").exists()  # the training curves of the reused run stay
-    # The evaluation (Detectron2) writes its own config.yaml; the training run's record stays,
-    # so the step is reused again by a second --reuse-trained.
-    record = (done / "config.yaml").read_text()
-
-    def evaluation_writes_config(name, cmd):
-        commands.append((name, cmd))
-        (done / "config.yaml").write_text(demo._load_cfg("configs/synth/distill_cpu.yaml", cmd[4:]).dump())
-
-    run.step = evaluation_writes_config
-    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
-    assert (done / "config.yaml").read_text() == record
-    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
-    assert run.reused == ["dld_gamma0.1"] * 3
-    del run.reused[1:]
-    run.step = lambda name, cmd: commands.append((name, cmd))
     assert run.reused == ["dld_gamma0.1"]
     summary = {"test_set": "t", "minutes": {"dld_gamma0.1": 2.0}, "reused": run.reused,
                "rows": [{"what": "teacher", "e2e_none_hmean": 50.0, "det_hmean": 90.0,
@@ -106,6 +91,27 @@ def test_reuse_trained_evaluates_the_finished_checkpoint_and_says_so(tmp_path):
                                          r"there, '/elsewhere/model_final.pth' here\)\. Run with"):
         run.train("dld_gamma0.3", "configs/synth/distill_cpu.yaml",
                   ["MODEL.DLD.TEACHER_WEIGHTS", "/elsewhere/model_final.pth"])
+
+
+@pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config
+def test_an_evaluation_keeps_the_training_record_for_the_next_reuse(tmp_path):
+    # Detectron2 writes the evaluation's config over the folder's config.yaml (with MODEL.WEIGHTS
+    # its own checkpoint); the training run's record must stay, or a second --reuse-trained
+    # would refuse the step as trained with other options.
+    demo = _demo_module()
+    run = demo.pipeline(demo.parse_args(["--output", str(tmp_path), "--reuse-trained"]), "test")
+    done, opts = tmp_path / "dld_gamma0.1", ["MODEL.DLD.PENALTY_WEIGHT", "0.1"]
+    _trained(demo, done, "configs/synth/distill_cpu.yaml", opts)
+    record = (done / "config.yaml").read_text()
+
+    def evaluation_writes_config(name, cmd):
+        (done / "config.yaml").write_text(demo._load_cfg("configs/synth/distill_cpu.yaml", cmd[4:]).dump())
+
+    run.step = evaluation_writes_config
+    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
+    assert (done / "config.yaml").read_text() == record
+    assert run.train("dld_gamma0.1", "configs/synth/distill_cpu.yaml", opts) == str(done)
+    assert run.reused == ["dld_gamma0.1"] * 2
 
 
 @pytest.mark.detectron2  # a step's config.yaml is read with Detectron2's config

@@ -186,6 +186,13 @@ def test_synthetic_demo_resumes_a_step_stopped_after_a_checkpoint(trained, env, 
     assert [r["name"] for r in summary["rows"]] == ["teacher_dld_view", "teacher", "dld_gamma0.1"]
     assert "Resumed from the last checkpoint" in log
     assert "dld_gamma0.1." in (tmp_path / "summary.md").read_text().split("Resumed from")[1]
+    # Evaluation only, twice (README: after a change to evaluation): each keeps the step's
+    # training record, so the second run reuses it too, with the same reading.
+    for _ in range(2):
+        _run(common + ["--reuse-trained", "SOLVER.CHECKPOINT_PERIOD", "1"], env)
+        again = json.loads((tmp_path / "summary.json").read_text())
+        assert again["reused"] == ["dld_gamma0.1"]
+        assert again["rows"][2]["e2e_none_hmean"] == summary["rows"][2]["e2e_none_hmean"]
 
 
 def test_reader_warmup_on_word_sheets_then_joint_training(env, tmp_path):
