@@ -490,6 +490,34 @@ def test_kd_weights_scale_their_losses(teacher_checkpoint):
     assert two["loss_kd_context"] == pytest.approx(3 * one["loss_kd_context"], rel=1e-5)
 
 
+def test_view_losses_score_the_student_at_the_teacher_view(teacher_checkpoint):
+    from detectron2.utils.events import EventStorage
+
+    # At FIXED_SCALE 1.0 the chosen scale is the view itself. In training every student loss
+    # has its view twin; with the student in eval mode (no BatchNorm update between the passes,
+    # recognition and distillation only) the twins are the chosen-scale losses times the weight.
+    fixed_at_view = ("MODEL.DLD.SCALE_POLICY", "fixed", "MODEL.DLD.FIXED_SCALE", "1.0")
+    model = _dld(teacher_checkpoint, *fixed_at_view, "MODEL.DLD.VIEW_LOSS_WEIGHT", "0.5")
+    model.train()
+    student_losses = LOSSES - {"loss_rs", "loss_penalty"}
+    with EventStorage():
+        assert set(model(_batch())) == student_losses | {f"{k}_view" for k in student_losses}
+        model.student.eval()
+        losses = model(_batch())
+    for k in ("loss_att", "loss_ctc", "loss_kd_seq"):
+        assert float(losses[k]) > 0
+        assert float(losses[f"{k}_view"]) == pytest.approx(0.5 * float(losses[k]), rel=1e-5)
+    # The view pass trains the student only, through its own graph.
+    model.zero_grad()
+    losses["loss_att_view"].backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.student.roi_heads.parameters())
+
+    with pytest.raises(ValueError, match="VIEW_LOSS_WEIGHT=-1.0"):
+        _dld(teacher_checkpoint, "MODEL.DLD.VIEW_LOSS_WEIGHT", "-1.0")
+
+
 def test_test_selection_sample_and_test_max_size(teacher_checkpoint):
     inputs = [{k: v for k, v in x.items() if k != "instances"} for x in _batch()]
     chosen = {}

@@ -133,6 +133,9 @@ def add_dld_config(cfg):
     cfg.MODEL.DLD.KD_SEQ_BEAM_WIDTH = 5
     cfg.MODEL.DLD.KD_ROI_WEIGHT = 1.0
     cfg.MODEL.DLD.KD_CONTEXT_WEIGHT = 1.0
+    # Weight of the student's own and distillation losses at the teacher view itself, computed
+    # each step beside those at the chosen scales (not in the paper; 0: off): docs/method.md.
+    cfg.MODEL.DLD.VIEW_LOSS_WEIGHT = 0.0
 
     # ---------------------------------------------------------------------------------------------
     # Solver

@@ -66,6 +66,7 @@ class DLDSpotter(nn.Module):
         fixed_scale: float = 0.5,
         temperature: float = 5.0,
         test_selection: str = "argmax",
+        view_loss_weight: float = 0.0,
         train_max_size: int = 1600,
         test_max_size: int = 3000,
     ):
@@ -81,6 +82,8 @@ class DLDSpotter(nn.Module):
             temperature: the Gumbel-softmax temperature of the training decisions; set each
                 step by `GumbelTemperatureHook` (this value until then).
             test_selection: "argmax" or "sample".
+            view_loss_weight: weight of the student's own and distillation losses at the teacher
+                view, beside those at the chosen scales (0: none, as the paper).
             train_max_size, test_max_size: long-side caps of the low-resolution view.
         """
         super().__init__()
@@ -100,6 +103,8 @@ class DLDSpotter(nn.Module):
             )
         if test_selection not in ("argmax", "sample"):
             raise ValueError(f"MODEL.DLD.TEST_SELECTION={test_selection!r}: 'argmax' or 'sample'")
+        if not (math.isfinite(view_loss_weight) and view_loss_weight >= 0):
+            raise ValueError(f"MODEL.DLD.VIEW_LOSS_WEIGHT={view_loss_weight}: a weight ≥ 0")
         self.teacher = teacher
         self.student = student
         self.selector = selector
@@ -114,6 +119,7 @@ class DLDSpotter(nn.Module):
         self.fixed_scale = float(fixed_scale)
         self.temperature = float(temperature)
         self.test_selection = test_selection
+        self.view_loss_weight = float(view_loss_weight)
         self.train_max_size, self.test_max_size = train_max_size, test_max_size
 
     @classmethod
@@ -147,6 +153,7 @@ class DLDSpotter(nn.Module):
             "fixed_scale": dld.FIXED_SCALE,
             "temperature": dld.TAU0,
             "test_selection": dld.TEST_SELECTION,
+            "view_loss_weight": dld.VIEW_LOSS_WEIGHT,
             "train_max_size": dld.TRAIN_MAX_SIZE,
             "test_max_size": dld.TEST_MAX_SIZE,
         }
@@ -182,8 +189,18 @@ class DLDSpotter(nn.Module):
         student_losses, student_reading = self.student.losses(lr_images, lr_targets, jittered_copies=False)
         losses.update(student_losses)
         losses.update(self.distillation(student_reading.outputs, teacher_reading.outputs))
+        if self.view_loss_weight > 0:
+            losses.update(self._view_losses(images, targets, teacher_reading))
         self._log_decisions(scales)
         return losses
+
+    def _view_losses(self, images: ImageList, targets: List[Instances], teacher_reading: WordReading):
+        """The student's own and distillation losses at the teacher view itself, weighted by
+        `view_loss_weight` and named `<loss>_view`: it keeps reading at the view while it
+        learns the low scales in the same weights (not in the paper)."""
+        losses, reading = self.student.losses(images, targets, jittered_copies=False)
+        losses.update(self.distillation(reading.outputs, teacher_reading.outputs))
+        return {f"{k}_view": v * self.view_loss_weight for k, v in losses.items()}
 
     def _train_selector(self, images: ImageList, targets: List[Instances], teacher_reading: WordReading):
         """Hard Gumbel decisions (B, K) at `temperature`, and the selector objective's losses."""
