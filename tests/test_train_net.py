@@ -266,6 +266,34 @@ def test_distill_with_the_synthetic_configs_selector_settings(trained, env, tmp_
     assert (out / "model_final.pth").is_file() and "mean_gflops" in log
 
 
+def test_distill_with_losses_at_the_view(trained, env, tmp_path):
+    """MODEL.DLD.VIEW_LOSS_WEIGHT from the command line: every student and distillation loss gets
+    a `_view` twin in the logged metrics; a negative weight stops with the key named."""
+    teacher, _ = trained
+    out = tmp_path / "dld_view"
+    _run(["train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(out),
+          "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth"),
+          "MODEL.DLD.VIEW_LOSS_WEIGHT", "0.5"], env)
+    assert "VIEW_LOSS_WEIGHT: 0.5" in (out / "config.yaml").read_text()
+    metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
+    train = [m for m in metrics if "loss_kd_seq" in m]
+    assert train[-1]["iteration"] == 3
+    chosen = {k for k in train[0] if k.startswith("loss_") and k not in ("loss_rs", "loss_penalty")}
+    assert {"loss_kd_seq", "loss_kd_roi", "loss_kd_context", "loss_att", "loss_cls"} <= chosen
+    for k in chosen - {k for k in chosen if k.endswith("_view")}:
+        assert f"{k}_view" in train[0] and train[-1][f"{k}_view"] >= 0
+    assert (out / "model_final.pth").is_file()
+
+    proc = subprocess.run(
+        [sys.executable, "train_net.py", "--config-file", DLD_QUICK, "OUTPUT_DIR", str(tmp_path / "bad"),
+         "MODEL.DLD.TEACHER_WEIGHTS", str(teacher / "model_final.pth"),
+         "MODEL.DLD.VIEW_LOSS_WEIGHT", "-1.0"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode != 0
+    assert "MODEL.DLD.VIEW_LOSS_WEIGHT=-1.0" in proc.stderr
+
+
 def test_a_seeded_distillation_repeats_exactly(trained, env, tmp_path):
     """SEED fixes data order, augmentation and the Gumbel draws: two runs log the same losses."""
     teacher, _ = trained

@@ -197,7 +197,11 @@ class DLDSpotter(nn.Module):
     def _view_losses(self, images: ImageList, targets: List[Instances], teacher_reading: WordReading):
         """The student's own and distillation losses at the teacher view itself, weighted by
         `view_loss_weight` and named `<loss>_view`: it keeps reading at the view while it
-        learns the low scales in the same weights (not in the paper)."""
+        learns the low scales in the same weights (not in the paper). The view is scale 1.0
+        through `lowres_view`, under the same TRAIN_MAX_SIZE cap as the chosen scales."""
+        images, targets, _ = lowres_view(
+            images, scale_short_sides(images.image_sizes, [1.0] * len(targets)), self.train_max_size, targets
+        )
         losses, reading = self.student.losses(images, targets, jittered_copies=False)
         losses.update(self.distillation(reading.outputs, teacher_reading.outputs))
         return {f"{k}_view": v * self.view_loss_weight for k, v in losses.items()}
