@@ -516,6 +516,10 @@ def test_view_losses_score_the_student_at_the_teacher_view(teacher_checkpoint):
 
     with pytest.raises(ValueError, match="VIEW_LOSS_WEIGHT=-1.0"):
         _dld(teacher_checkpoint, "MODEL.DLD.VIEW_LOSS_WEIGHT", "-1.0")
+    cfg = _cfg("MODEL.DLD.TEACHER_WEIGHTS", str(teacher_checkpoint[0]))
+    cfg.MODEL.DLD.VIEW_LOSS_WEIGHT = float("nan")  # as a YAML `.nan` gives it
+    with pytest.raises(ValueError, match="VIEW_LOSS_WEIGHT=nan"):
+        _build_and_load(cfg)
 
 
 def test_test_selection_sample_and_test_max_size(teacher_checkpoint):

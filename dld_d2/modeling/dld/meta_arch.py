@@ -183,28 +183,26 @@ class DLDSpotter(nn.Module):
         else:
             decisions = self._decide(images)
         scales = self._chosen_scales(decisions)
-        lr_images, lr_targets, _ = lowres_view(
-            images, scale_short_sides(images.image_sizes, scales), self.train_max_size, targets
-        )
-        student_losses, student_reading = self.student.losses(lr_images, lr_targets, jittered_copies=False)
-        losses.update(student_losses)
-        losses.update(self.distillation(student_reading.outputs, teacher_reading.outputs))
+        losses.update(self._student_losses(images, targets, scales, teacher_reading))
         if self.view_loss_weight > 0:
-            losses.update(self._view_losses(images, targets, teacher_reading))
+            # At the teacher view itself too (not in the paper): it keeps the student reading
+            # there while it learns the low scales in the same weights.
+            at_view = self._student_losses(images, targets, [1.0] * len(targets), teacher_reading)
+            losses.update({f"{k}_view": v * self.view_loss_weight for k, v in at_view.items()})
         self._log_decisions(scales)
         return losses
 
-    def _view_losses(self, images: ImageList, targets: List[Instances], teacher_reading: WordReading):
-        """The student's own and distillation losses at the teacher view itself, weighted by
-        `view_loss_weight` and named `<loss>_view`: it keeps reading at the view while it
-        learns the low scales in the same weights (not in the paper). The view is scale 1.0
-        through `lowres_view`, under the same TRAIN_MAX_SIZE cap as the chosen scales."""
-        images, targets, _ = lowres_view(
-            images, scale_short_sides(images.image_sizes, [1.0] * len(targets)), self.train_max_size, targets
+    def _student_losses(
+        self, images: ImageList, targets: List[Instances], scales: List[float], teacher_reading: WordReading
+    ) -> Dict[str, torch.Tensor]:
+        """The student's own and distillation losses with each image at its scale of the teacher
+        view (`lowres_view`, capped at TRAIN_MAX_SIZE)."""
+        lr_images, lr_targets, _ = lowres_view(
+            images, scale_short_sides(images.image_sizes, scales), self.train_max_size, targets
         )
-        losses, reading = self.student.losses(images, targets, jittered_copies=False)
+        losses, reading = self.student.losses(lr_images, lr_targets, jittered_copies=False)
         losses.update(self.distillation(reading.outputs, teacher_reading.outputs))
-        return {f"{k}_view": v * self.view_loss_weight for k, v in losses.items()}
+        return losses
 
     def _train_selector(self, images: ImageList, targets: List[Instances], teacher_reading: WordReading):
         """Hard Gumbel decisions (B, K) at `temperature`, and the selector objective's losses."""
